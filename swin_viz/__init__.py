@@ -1,0 +1,51 @@
+"""swin_viz: the Swin Transformer, one idea per file, with a hook point on every intermediate tensor.
+
+Files, in the order the paper introduces the ideas:
+
+=========================  ==========================================================================
+``patches.py``             patch partition and linear embedding
+``windows.py``             window partition / reverse, padding, the effective window of small maps
+``shift.py``               cyclic shift, the 9 regions, the shifted-window attention mask
+``relative_position.py``   relative position index and bias
+``attention.py``           W-MSA / SW-MSA (explicit and fused paths)
+``block.py``               the Swin block (LN, attention, MLP, stochastic depth)
+``merging.py``             patch merging
+``model.py``               stages, ``SwinTransformer``, ``swin_t/s/b/l``
+``flops.py``               the paper's complexity formulas and per-module MAC counts
+``hooks.py``               hook points, ``run_with_cache``, ``hooks``
+``checkpoints.py``         loading official / timm / torchvision / HuggingFace weights; saving our own
+=========================  ==========================================================================
+"""
+
+from .attention import WindowAttention
+from .block import DropPath, Mlp, SwinBlock
+from .checkpoints import (
+    LoadReport,
+    convert_state_dict,
+    detect_layout,
+    export_state_dict,
+    load_checkpoint,
+    load_state_dict,
+    model_from_checkpoint,
+    save_checkpoint,
+)
+from .flops import Macs, MacReport, count_macs, measure_macs, omega_msa, omega_wmsa
+from .hooks import HookPoint, hook_points, hooks, run_with_cache
+from .merging import PatchMerging, merge_patches
+from .model import CONFIGS, SwinConfig, SwinStage, SwinTransformer, create_model, swin_b, swin_l, swin_s, swin_t
+from .patches import PatchEmbed, patch_partition
+from .relative_position import RelativePositionBias, relative_offsets, relative_position_index
+from .shift import MASK_VALUE, cyclic_shift, region_labels, reverse_cyclic_shift, shifted_window_mask
+from .windows import effective_window, num_windows, pad_to_window, window_partition, window_reverse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CONFIGS", "DropPath", "HookPoint", "LoadReport", "export_state_dict", "model_from_checkpoint", "MASK_VALUE", "MacReport", "Macs", "Mlp", "PatchEmbed", "PatchMerging",
+    "RelativePositionBias", "SwinBlock", "SwinConfig", "SwinStage", "SwinTransformer", "WindowAttention",
+    "convert_state_dict", "count_macs", "create_model", "cyclic_shift", "detect_layout", "effective_window",
+    "hook_points", "hooks", "load_checkpoint", "load_state_dict", "measure_macs", "merge_patches", "num_windows",
+    "omega_msa", "omega_wmsa", "pad_to_window", "patch_partition", "region_labels", "relative_offsets",
+    "relative_position_index", "reverse_cyclic_shift", "run_with_cache", "save_checkpoint", "shifted_window_mask",
+    "swin_b", "swin_l", "swin_s", "swin_t", "window_partition", "window_reverse",
+]

@@ -1,0 +1,163 @@
+"""Window multi-head self-attention, W-MSA and SW-MSA (paper, Sec. 3.2).
+
+Each window is an independent sequence of ``N = M*M`` tokens. For every head,
+
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d) + B [+ mask]) V
+
+with the relative position bias ``B`` (:mod:`swin_viz.relative_position`) and, in shifted blocks, the
+region mask (:mod:`swin_viz.shift`). Two paths compute the same numbers:
+
+* **explicit** -- materialises the logits and probabilities, so the hook points ``attn.logits`` and
+  ``attn.probs`` see (and may edit) them;
+* **fused** -- ``torch.nn.functional.scaled_dot_product_attention`` with bias + mask as an additive
+  ``attn_mask``; never builds the ``(B*nW, heads, N, N)`` probabilities in Python.
+
+``attn_impl="auto"`` (the default) takes the fused path unless a hook listens on ``logits`` or ``probs``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import flops as _flops
+from ._validate import check_positive, pair
+from .hooks import HookPoint
+from .relative_position import RelativePositionBias
+
+__all__ = ["WindowAttention", "ATTN_IMPLS"]
+
+ATTN_IMPLS = ("auto", "explicit", "fused")
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside windows, with relative position bias and an optional mask.
+
+    Input ``(B*nW, N, C)`` windows of ``N = Mh*Mw`` tokens; output the same shape.
+
+    Hook points (shapes for ``Bw = B*nW`` windows, ``h`` heads, ``d = C/h``):
+    ``q``, ``k``, ``v`` ``(Bw, h, N, d)``; ``rel_bias`` ``(h, N, N)``; ``mask`` ``(nW, N, N)`` (shifted blocks
+    only); ``logits`` and ``probs`` ``(Bw, h, N, N)`` (explicit path only); ``context`` ``(Bw, N, C)`` (heads
+    concatenated, before the projection); ``out`` ``(Bw, N, C)``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int = 7,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        attn_impl: str = "auto",
+    ) -> None:
+        super().__init__()
+        check_positive(dim, "dim")
+        check_positive(num_heads, "num_heads")
+        if dim % num_heads:
+            raise ValueError(f"num_heads {num_heads} must divide dim {dim} (head_dim = dim / num_heads)")
+        if attn_impl not in ATTN_IMPLS:
+            raise ValueError(f"attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}")
+        self.dim = dim
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.window_size = window_size
+        self.scale = self.head_dim**-0.5
+        self.attn_impl = attn_impl
+        self.attn_drop = attn_drop
+
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.relative_bias = RelativePositionBias(window_size, num_heads)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+        self.q, self.k, self.v = HookPoint(), HookPoint(), HookPoint()
+        self.rel_bias = HookPoint()
+        self.mask = HookPoint()
+        self.logits = HookPoint()
+        self.probs = HookPoint()
+        self.context = HookPoint()
+        self.out = HookPoint()
+
+    def uses_explicit_path(self) -> bool:
+        """Whether the next forward materialises logits and probabilities."""
+        if self.attn_impl == "explicit":
+            return True
+        listening = self.logits.has_hooks() or self.probs.has_hooks()
+        if self.attn_impl == "fused" and listening:
+            raise ValueError(
+                "attn_impl='fused' never materialises attention logits/probs, so hooks on them would not run; "
+                "use attn_impl='auto' or 'explicit'"
+            )
+        return listening
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, window: tuple[int, int] | None = None
+    ) -> torch.Tensor:
+        """``(B*nW, N, C) -> (B*nW, N, C)``; ``mask`` is ``(nW, N, N)`` additive, ``window`` the ``(Mh, Mw)`` of N."""
+        if x.dim() != 3 or x.shape[-1] != self.dim:
+            raise ValueError(f"WindowAttention expects windows (B*nW, N, {self.dim}), got shape {tuple(x.shape)}")
+        Bw, N, C = x.shape
+        window = pair(window if window is not None else self.window_size, "window")
+        if window[0] * window[1] != N:
+            raise ValueError(f"window {window} has {window[0] * window[1]} tokens but the input has N={N}")
+        h, d = self.num_heads, self.head_dim
+
+        qkv = self.qkv(x).reshape(Bw, N, 3, h, d).permute(2, 0, 3, 1, 4)  # (3, Bw, h, N, d)
+        q, k, v = self.q(qkv[0]), self.k(qkv[1]), self.v(qkv[2])
+        bias = self.rel_bias(self.relative_bias(window))  # (h, N, N)
+
+        nW = 1
+        if mask is not None:
+            mask = self.mask(mask)
+            nW = mask.shape[0]
+            if mask.shape != (nW, N, N) or Bw % nW:
+                raise ValueError(f"mask must be (nW, {N}, {N}) with nW dividing {Bw} windows, got {tuple(mask.shape)}")
+
+        if self.uses_explicit_path():
+            logits = (q * self.scale) @ k.transpose(-2, -1) + bias  # (Bw, h, N, N)
+            if mask is not None:
+                logits = (logits.view(Bw // nW, nW, h, N, N) + mask[None, :, None]).view(Bw, h, N, N)
+            probs = self.probs(torch.softmax(self.logits(logits), dim=-1))
+            probs = F.dropout(probs, self.attn_drop, training=self.training)
+            ctx = probs @ v  # (Bw, h, N, d)
+        else:
+            ctx = self._fused(q, k, v, bias, mask)
+
+        ctx = self.context(ctx.transpose(1, 2).reshape(Bw, N, C))
+        return self.out(self.proj_drop(self.proj(ctx)))
+
+    def _fused(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """SDPA with ``bias (+ mask)`` as additive ``attn_mask``, without materialising a per-image copy of it.
+
+        The shifted-window mask differs per window but not per image, so the ``B*nW`` windows are viewed as
+        ``B`` sequences of ``nW*h`` "heads"; then a ``(1, nW*h, N, N)`` attn_mask broadcasts over the images.
+        """
+        Bw, h, N, d = q.shape
+        drop = self.attn_drop if self.training else 0.0
+        if mask is None:
+            attn_mask = bias.to(q.dtype)[None]
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=drop, scale=self.scale)
+        nW = mask.shape[0]
+        B = Bw // nW
+        attn_mask = (bias[None] + mask[:, None]).to(q.dtype).reshape(1, nW * h, N, N)
+        q, k, v = (t.reshape(B, nW * h, N, d) for t in (q, k, v))
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=drop, scale=self.scale)
+        return ctx.reshape(Bw, h, N, d)
+
+    def macs(self, N: int) -> _flops.Macs:
+        """MACs of one window of ``N`` tokens (official count)."""
+        return _flops.window_attention_macs(N, self.dim, self.num_heads)
+
+    def flops(self, N: int) -> int:
+        """The official ``WindowAttention.flops(N)``: MACs of one window of ``N`` tokens."""
+        return self.macs(N).total
+
+    def extra_repr(self) -> str:
+        return (
+            f"dim={self.dim}, num_heads={self.num_heads}, window_size={self.window_size}, "
+            f"attn_impl={self.attn_impl!r}"
+        )

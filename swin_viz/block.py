@@ -1,0 +1,158 @@
+"""The Swin Transformer block (paper, Sec. 3.2, Fig. 3b, eq. 3).
+
+Blocks come in pairs: the first uses regular windows (W-MSA), the second shifts them by ``floor(M/2)``
+(SW-MSA). Each is a pre-norm residual block::
+
+    x = x + DropPath(Attn(LN(x)))
+    x = x + DropPath(MLP(LN(x)))
+
+Read :meth:`SwinBlock.forward` top to bottom: norm, pad to a multiple of the window, cyclic shift, window
+partition, attention (with the mask in shifted blocks), window reverse, shift back, crop, residual; then the
+MLP. The map stays channels-last ``(B, H, W, C)`` all the way.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import flops as _flops
+from ._validate import check_bhwc, check_positive, check_shift, pair
+from .attention import WindowAttention
+from .hooks import HookPoint
+from .shift import cyclic_shift, reverse_cyclic_shift, shifted_window_mask
+from .windows import effective_window, pad_to_window, window_partition, window_reverse
+
+__all__ = ["DropPath", "Mlp", "SwinBlock"]
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: in training, drop the whole residual branch of a sample with probability ``p``.
+
+    Kept samples are scaled by ``1 / (1 - p)`` so the expectation is unchanged; in eval it is the identity.
+    """
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"drop_path probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Any shape ``(B, ...)``; one keep/drop decision per sample."""
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+        return x * x.new_empty(shape).bernoulli_(keep).div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:.3f}"
+
+
+class Mlp(nn.Module):
+    """``Linear(C, rC) -> GELU -> Dropout -> Linear(rC, C) -> Dropout``, ``r = mlp_ratio`` (4).
+
+    Hook point: ``mlp.hidden`` -- the GELU activations ``(..., rC)``.
+    """
+
+    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU()
+        self.hidden = HookPoint()
+        self.drop = nn.Dropout(drop)
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., C) -> (..., C)``."""
+        x = self.drop(self.hidden(self.act(self.fc1(x))))
+        return self.drop(self.fc2(x))
+
+
+class SwinBlock(nn.Module):
+    """One Swin block: W-MSA when ``shift_size == 0``, SW-MSA otherwise. ``(B, H, W, C) -> (B, H, W, C)``.
+
+    Hook points: ``input``; ``shifted`` -- the normed, padded map after the cyclic shift (no shift in W-MSA
+    blocks), ``(B, Hp, Wp, C)``; ``windows`` ``(B*nW, N, C)``; ``attn.*`` (see :class:`WindowAttention`);
+    ``attn_out`` -- attention output back on the map, ``(B, H, W, C)``; ``mlp.hidden``; ``mlp_out``; ``out``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int = 7,
+        shift_size: int = 0,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+        attn_impl: str = "auto",
+    ) -> None:
+        super().__init__()
+        check_positive(window_size, "window_size")
+        check_shift(pair(window_size, "window_size"), pair(shift_size, "shift_size"))
+        self.dim = dim
+        self.num_heads = num_heads
+        self.window_size = window_size
+        self.shift_size = shift_size
+        self.mlp_ratio = mlp_ratio
+
+        self.input = HookPoint()
+        self.norm1 = nn.LayerNorm(dim)
+        self.shifted = HookPoint()
+        self.windows = HookPoint()
+        self.attn = WindowAttention(dim, num_heads, window_size, qkv_bias, attn_drop, drop, attn_impl)
+        self.attn_out = HookPoint()
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
+        self.mlp_out = HookPoint()
+        self.out = HookPoint()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, H, W, C) -> (B, H, W, C)``; any ``H, W >= 1``."""
+        check_bhwc(x, "SwinBlock", self.dim)
+        x = self.input(x)
+        B, H, W, C = x.shape
+        # On an axis no larger than a window: one window of that size, no shift (official behaviour).
+        window, shift = effective_window(H, W, self.window_size, self.shift_size)
+        shifted = shift != (0, 0)
+
+        y = self.norm1(x)
+        y, _ = pad_to_window(y, window)  # pad BEFORE the shift, so the mask's regions line up
+        Hp, Wp = y.shape[1:3]
+        if shifted:
+            y = cyclic_shift(y, shift)
+        y = self.shifted(y)
+
+        windows = self.windows(window_partition(y, window).reshape(-1, window[0] * window[1], C))
+        mask = shifted_window_mask(Hp, Wp, window, shift, device=x.device) if shifted else None
+        y = self.attn(windows, mask=mask, window=window)  # (B*nW, N, C)
+
+        y = window_reverse(y.reshape(-1, window[0], window[1], C), window, Hp, Wp)
+        if shifted:
+            y = reverse_cyclic_shift(y, shift)
+        y = self.attn_out(y[:, :H, :W, :])  # crop the padding
+
+        x = x + self.drop_path(y)
+        x = x + self.drop_path(self.mlp_out(self.mlp(self.norm2(x))))
+        return self.out(x)
+
+    def macs(self, H: int, W: int) -> _flops.Macs:
+        """MACs of this block on an ``H x W`` map (attention counted on the padded map)."""
+        window, _ = effective_window(H, W, self.window_size, self.shift_size)
+        return _flops.swin_block_macs(H, W, self.dim, self.num_heads, window, self.mlp_ratio)
+
+    def flops(self, H: int, W: int) -> int:
+        """The official ``flops()``: MACs on an ``H x W`` map, LayerNorms included."""
+        return self.macs(H, W).total
+
+    def extra_repr(self) -> str:
+        kind = "SW-MSA" if self.shift_size else "W-MSA"
+        return (
+            f"{kind}: dim={self.dim}, num_heads={self.num_heads}, window_size={self.window_size}, "
+            f"shift_size={self.shift_size}, mlp_ratio={self.mlp_ratio}"
+        )

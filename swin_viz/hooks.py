@@ -1,0 +1,143 @@
+"""Hook points: a named identity on every intermediate tensor.
+
+Every tensor a reader may want to look at passes through a :class:`HookPoint`, an ``nn.Identity`` that
+knows its dotted name (``stage1.block1.attn.probs``). Because it is an ordinary module, PyTorch's own
+``register_forward_hook`` reads the tensor, and a hook that *returns* a tensor replaces it: that is how
+the book zeroes the shifted-window mask to show attention leaking between regions.
+
+With nobody listening, a hook point is one module call that returns its input; the benchmark
+``bench/bench_hooks.py`` measures what that costs.
+
+The helpers here work on any ``nn.Module`` that contains hook points:
+
+* :func:`hook_points` -- ``{name: HookPoint}`` for the whole model;
+* :func:`run_with_cache` -- run the model once and return the tensors whose names match;
+* :func:`hooks` -- a context manager that attaches hooks by name (or pattern) and removes them after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
+import torch
+from torch import nn
+from torch.nn.modules import module as _module_internals
+
+__all__ = ["HookPoint", "hook_points", "match_names", "run_with_cache", "hooks"]
+
+HookFn = Callable[[nn.Module, tuple, torch.Tensor], torch.Tensor | None]
+
+
+class HookPoint(nn.Identity):
+    """An identity module that gives a tensor a stable name.
+
+    The name is the module's dotted path inside the model (``stage2.block0.attn.logits``); it is
+    filled in by :func:`hook_points` the first time the model's hook points are listed (and by the
+    model's constructor), so a hook point can say who it is in error messages and caches.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name: str = ""
+
+    def has_hooks(self) -> bool:
+        """True when someone listens: a forward (pre-)hook here or a global module hook."""
+        return bool(
+            self._forward_hooks
+            or self._forward_pre_hooks
+            or _module_internals._global_forward_hooks
+            or _module_internals._global_forward_pre_hooks
+        )
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}" if self.name else ""
+
+
+def hook_points(model: nn.Module) -> dict[str, HookPoint]:
+    """All hook points of ``model`` by dotted name, in the order a forward pass meets them."""
+    points = {name: m for name, m in model.named_modules() if isinstance(m, HookPoint)}
+    for name, m in points.items():
+        m.name = name
+    return points
+
+
+def match_names(model: nn.Module, patterns: str | Iterable[str] | Callable[[str], bool] | None) -> list[str]:
+    """Names of the hook points that match.
+
+    ``patterns`` is a glob (``"*.attn.probs"``), a list of globs, a predicate on the name, or ``None``
+    for every hook point. A pattern that matches nothing raises ``ValueError`` naming the pattern, so a
+    typo never silently returns an empty cache.
+    """
+    names = list(hook_points(model))
+    if patterns is None:
+        return names
+    if callable(patterns):
+        return [n for n in names if patterns(n)]
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    chosen: list[str] = []
+    for pattern in patterns:
+        hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not hits:
+            raise ValueError(
+                f"hook pattern {pattern!r} matches no hook point; names look like {names[:3]} "
+                f"(see swin_viz.hook_points(model) for all {len(names)})"
+            )
+        chosen.extend(h for h in hits if h not in chosen)
+    return [n for n in names if n in chosen]
+
+
+@contextlib.contextmanager
+def hooks(model: nn.Module, fwd_hooks: Mapping[str, HookFn] | Iterable[tuple[str, HookFn]]) -> Iterator[None]:
+    """Attach forward hooks by hook-point name or glob for the duration of a ``with`` block.
+
+    A hook is PyTorch's ``hook(module, inputs, output)``; returning a tensor replaces ``output``::
+
+        with swin_viz.hooks(model, {"*.attn.mask": lambda m, i, out: torch.zeros_like(out)}):
+            logits = model(x)          # every shifted block now attends across regions
+    """
+    items = fwd_hooks.items() if isinstance(fwd_hooks, Mapping) else fwd_hooks
+    points = hook_points(model)
+    handles = []
+    try:
+        for pattern, fn in items:
+            for name in match_names(model, pattern):
+                handles.append(points[name].register_forward_hook(fn))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def run_with_cache(
+    model: nn.Module,
+    *args: object,
+    names: str | Iterable[str] | Callable[[str], bool] | None = None,
+    detach: bool = True,
+    **kwargs: object,
+) -> tuple[object, dict[str, torch.Tensor]]:
+    """Run ``model(*args, **kwargs)`` once and return ``(output, cache)``.
+
+    ``cache`` maps each matching hook-point name to the tensor that passed through it (detached unless
+    ``detach=False``). With gradient checkpointing a block runs twice in backward; the cache keeps the
+    forward value.
+    """
+    cache: dict[str, torch.Tensor] = {}
+
+    def make_hook(name: str) -> HookFn:
+        def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            if name not in cache:
+                cache[name] = output.detach() if detach else output
+
+        return record
+
+    points = hook_points(model)
+    handles = [points[n].register_forward_hook(make_hook(n)) for n in match_names(model, names)]
+    try:
+        out = model(*args, **kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    return out, cache

@@ -1,0 +1,65 @@
+"""Patch merging: the down-sampling between stages (paper, Sec. 3.1).
+
+Each 2x2 group of neighbouring tokens is concatenated into one token of ``4C`` channels, normalised, and
+projected to ``2C`` by a linear layer without bias: the map halves in each direction and the channels double,
+like a stride-2 stage of a CNN. The gather order is the official one,
+``x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2]`` (top-left, bottom-left, top-right,
+bottom-right); official, timm, torchvision and HuggingFace weights all assume it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import flops as _flops
+from ._validate import check_bhwc
+from .hooks import HookPoint
+
+__all__ = ["merge_patches", "PatchMerging"]
+
+
+def merge_patches(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate each 2x2 neighbourhood: ``(B, H, W, C) -> (B, ceil(H/2), ceil(W/2), 4C)``.
+
+    An odd side is zero-padded at the bottom/right first (as the official detection code and torchvision do).
+    """
+    check_bhwc(x, "merge_patches")
+    H, W = x.shape[1:3]
+    if H % 2 or W % 2:
+        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+    return torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
+
+
+class PatchMerging(nn.Module):
+    """2x2 merge, ``LayerNorm(4C)``, ``Linear(4C -> 2C, bias=False)``: ``(B, H, W, C) -> (B, H/2, W/2, 2C)``.
+
+    Hook points: ``gathered`` -- the 4C concatenation; ``out`` -- the merged tokens.
+    """
+
+    def __init__(self, dim: int, out_dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+        self.out_dim = out_dim or 2 * dim
+        self.gathered = HookPoint()
+        self.norm = nn.LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, self.out_dim, bias=False)
+        self.out = HookPoint()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, H, W, C) -> (B, ceil(H/2), ceil(W/2), out_dim)``."""
+        check_bhwc(x, "PatchMerging", self.dim)
+        x = self.gathered(merge_patches(x))
+        return self.out(self.reduction(self.norm(x)))
+
+    def macs(self, H: int, W: int) -> _flops.Macs:
+        """MACs for an ``H x W`` input map: the 4C -> 2C projection and the LayerNorm(4C)."""
+        return _flops.patch_merging_macs(H, W, self.dim, self.out_dim)
+
+    def flops(self, H: int, W: int) -> int:
+        """The official ``flops()``: MACs for an ``H x W`` input map."""
+        return self.macs(H, W).total
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, out_dim={self.out_dim}, order=(0::2,0::2),(1::2,0::2),(0::2,1::2),(1::2,1::2)"

@@ -1,0 +1,100 @@
+"""The cyclic shift and the shifted-window attention mask (paper, Sec. 3.2, Fig. 2 and Fig. 4).
+
+Shifting the window grid by ``s = floor(M/2)`` tokens makes new windows that straddle the old borders, but
+at the edges it produces more windows, some smaller than M x M (9 instead of 4 for an 8x8 map with M=4).
+The paper's trick: *roll the map* by ``-s`` on both axes, so the windows are regular again, and mask the
+attention between tokens that the roll brought together from far-apart parts of the image.
+
+* :func:`cyclic_shift` / :func:`reverse_cyclic_shift` -- ``torch.roll`` of the *tokens* by ``-s`` and ``+s``;
+* :func:`region_labels` -- the 9 regions of the rolled map (3 bands per axis);
+* :func:`shifted_window_mask` -- ``(nW, M*M, M*M)``: 0 where two tokens share a region, -100 elsewhere
+  (the official constant: after adding it, ``exp`` underflows to 0 in the softmax).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._validate import check_bhwc, check_shift, pair
+from .windows import window_partition
+
+__all__ = ["cyclic_shift", "reverse_cyclic_shift", "region_labels", "shifted_window_mask", "MASK_VALUE"]
+
+MASK_VALUE = -100.0
+"""What the official code adds to the logits of pairs from different regions."""
+
+
+def cyclic_shift(x: torch.Tensor, shift_size: int | tuple[int, int]) -> torch.Tensor:
+    """Roll a map up and left by ``shift_size`` tokens: ``(B, H, W, C) -> (B, H, W, C)``.
+
+    Token ``(i, j)`` moves to ``(i - s, j - s) mod (H, W)``: the top rows and left columns wrap round to the
+    bottom and right.
+    """
+    check_bhwc(x, "cyclic_shift")
+    sh, sw = pair(shift_size, "shift_size")
+    if sh < 0 or sw < 0:
+        raise ValueError(f"shift_size must be >= 0, got {(sh, sw)}; reverse_cyclic_shift undoes a shift")
+    return torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+
+
+def reverse_cyclic_shift(x: torch.Tensor, shift_size: int | tuple[int, int]) -> torch.Tensor:
+    """Undo :func:`cyclic_shift`: roll down and right by ``shift_size``. ``(B, H, W, C) -> (B, H, W, C)``."""
+    check_bhwc(x, "reverse_cyclic_shift")
+    sh, sw = pair(shift_size, "shift_size")
+    if sh < 0 or sw < 0:
+        raise ValueError(f"shift_size must be >= 0, got {(sh, sw)}")
+    return torch.roll(x, shifts=(sh, sw), dims=(1, 2))
+
+
+def _bands(size: int, window: int, shift: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Band of each position along one axis of the rolled map: 0, 1 or 2.
+
+    The official code labels the slices ``(0, -M)``, ``(-M, -s)``, ``(-s, None)``: everything before the last
+    window; the last window's part that was there before the roll; the ``s`` positions that wrapped round.
+    With no shift on the axis there is one band.
+    """
+    pos = torch.arange(size, device=device)
+    if not shift:
+        return torch.zeros_like(pos)
+    return (pos >= size - window).long() + (pos >= size - shift).long()
+
+
+def region_labels(
+    H: int, W: int, window_size: int | tuple[int, int], shift_size: int | tuple[int, int], device: torch.device | str | None = None
+) -> torch.Tensor:
+    """Region of every token of the cyclically shifted ``H x W`` map: ``(H, W)`` ints in ``0..8``.
+
+    Label = ``3 * row_band + col_band``, numbered as the official code's counter. Tokens with the same
+    label were neighbours before the roll; a window that mixes labels mixes far-apart parts of the image.
+    An axis with shift 0 has a single band.
+    """
+    window, shift = pair(window_size, "window_size"), pair(shift_size, "shift_size")
+    check_shift(window, shift)
+    for size, m, axis in ((H, window[0], "H"), (W, window[1], "W")):
+        if size % m:
+            raise ValueError(f"window_size {m} must divide {axis}={size}; pad the map first (swin_viz.pad_to_window)")
+    rows = _bands(H, window[0], shift[0], device)
+    cols = _bands(W, window[1], shift[1], device)
+    return 3 * rows[:, None] + cols[None, :]
+
+
+def shifted_window_mask(
+    H: int,
+    W: int,
+    window_size: int | tuple[int, int],
+    shift_size: int | tuple[int, int],
+    mask_value: float = MASK_VALUE,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Additive attention mask of the shifted windows: ``(nW, Mh*Mw, Mh*Mw)``.
+
+    ``mask[w, i, j]`` is 0 when tokens ``i`` and ``j`` of window ``w`` come from the same region, else
+    ``mask_value`` (-100). Windows are numbered as in :func:`window_partition`. With no shift the mask is
+    all zeros.
+    """
+    labels = region_labels(H, W, window_size, shift_size, device=device)
+    Mh, Mw = pair(window_size, "window_size")
+    windows = window_partition(labels[None, :, :, None], (Mh, Mw)).reshape(-1, Mh * Mw)  # (nW, N)
+    different = windows[:, :, None] != windows[:, None, :]  # (nW, N, N)
+    return torch.zeros(different.shape, dtype=dtype, device=device).masked_fill(different, mask_value)
