@@ -19,9 +19,13 @@ def check_bhwc(x: torch.Tensor, what: str, channels: int | None = None) -> None:
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{what} expects a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4:
-        raise ValueError(f"{what} expects a (B, H, W, C) feature map, got a {x.dim()}-d tensor of shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{what} expects a (B, H, W, C) feature map, got a {x.dim()}-d tensor of shape {tuple(x.shape)}"
+        )
     if channels is not None and x.shape[-1] != channels:
-        raise ValueError(f"{what} expects C={channels} channels in the last axis of (B, H, W, C), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{what} expects C={channels} channels in the last axis of (B, H, W, C), got shape {tuple(x.shape)}"
+        )
 
 
 def check_positive(value: int, what: str) -> None:

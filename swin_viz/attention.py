@@ -26,7 +26,7 @@ from ._validate import check_positive, pair
 from .hooks import HookPoint
 from .relative_position import RelativePositionBias
 
-__all__ = ["WindowAttention", "ATTN_IMPLS"]
+__all__ = ["ATTN_IMPLS", "WindowAttention"]
 
 ATTN_IMPLS = ("auto", "explicit", "fused")
 
@@ -158,6 +158,5 @@ class WindowAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"dim={self.dim}, num_heads={self.num_heads}, window_size={self.window_size}, "
-            f"attn_impl={self.attn_impl!r}"
+            f"dim={self.dim}, num_heads={self.num_heads}, window_size={self.window_size}, attn_impl={self.attn_impl!r}"
         )

@@ -116,7 +116,7 @@ class SwinBlock(nn.Module):
         """``(B, H, W, C) -> (B, H, W, C)``; any ``H, W >= 1``."""
         check_bhwc(x, "SwinBlock", self.dim)
         x = self.input(x)
-        B, H, W, C = x.shape
+        _, H, W, C = x.shape
         # On an axis no larger than a window: one window of that size, no shift (official behaviour).
         window, shift = effective_window(H, W, self.window_size, self.shift_size)
         shifted = shift != (0, 0)

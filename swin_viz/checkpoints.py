@@ -33,14 +33,14 @@ from torch import nn
 __all__ = [
     "LAYOUTS",
     "LoadReport",
-    "layout_names",
-    "detect_layout",
     "convert_state_dict",
+    "detect_layout",
     "export_state_dict",
-    "load_state_dict",
+    "layout_names",
     "load_checkpoint",
-    "save_checkpoint",
+    "load_state_dict",
     "model_from_checkpoint",
+    "save_checkpoint",
 ]
 
 LAYOUTS = ("swin_viz", "official", "timm", "torchvision", "hf", "hf5")
@@ -182,7 +182,9 @@ class LoadReport:
         return not (self.missing or self.unexpected or self.mismatched)
 
     def __str__(self) -> str:
-        lines = [f"layout {self.layout!r}: {len(self.loaded)} tensors loaded, {len(self.ignored)} derived buffers skipped"]
+        lines = [
+            f"layout {self.layout!r}: {len(self.loaded)} tensors loaded, {len(self.ignored)} derived buffers skipped"
+        ]
         if self.missing:
             lines.append(f"missing ({len(self.missing)}): " + ", ".join(self.missing))
         if self.unexpected:
@@ -236,7 +238,9 @@ def convert_state_dict(
     return converted, report
 
 
-def load_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], layout: str = "auto", strict: bool = True) -> LoadReport:
+def load_state_dict(
+    model: nn.Module, state_dict: dict[str, torch.Tensor], layout: str = "auto", strict: bool = True
+) -> LoadReport:
     """Load a state dict of any layout into ``model``.
 
     ``strict=True`` raises ``ValueError`` naming every missing, unexpected or mis-shaped key and loads
@@ -250,7 +254,11 @@ def load_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], layou
 
 
 def load_checkpoint(
-    model: nn.Module, path: str | os.PathLike, layout: str = "auto", strict: bool = True, map_location: str | torch.device = "cpu"
+    model: nn.Module,
+    path: str | os.PathLike,
+    layout: str = "auto",
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
 ) -> LoadReport:
     """Read ``path`` with ``torch.load(weights_only=True)`` and load it into ``model`` (see :func:`load_state_dict`)."""
     obj = torch.load(path, map_location=map_location, weights_only=True)
@@ -293,7 +301,9 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: object) 
             os.remove(tmp)
 
 
-def model_from_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", **overrides: object) -> nn.Module:
+def model_from_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu", **overrides: object
+) -> nn.Module:
     """Build the model a :func:`save_checkpoint` file describes and load its weights."""
     from .model import SwinTransformer
 

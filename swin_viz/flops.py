@@ -30,17 +30,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import SwinTransformer
 
 __all__ = [
-    "Macs",
     "MacReport",
+    "Macs",
+    "count_macs",
+    "head_macs",
+    "measure_macs",
     "omega_msa",
     "omega_wmsa",
-    "window_attention_macs",
-    "swin_block_macs",
-    "patch_merging_macs",
     "patch_embed_macs",
-    "head_macs",
-    "count_macs",
-    "measure_macs",
+    "patch_merging_macs",
+    "swin_block_macs",
+    "window_attention_macs",
 ]
 
 
@@ -96,9 +96,7 @@ def _ceil_to(n: int, m: int) -> int:
     return -(-n // m) * m
 
 
-def swin_block_macs(
-    H: int, W: int, dim: int, num_heads: int, window: tuple[int, int], mlp_ratio: float = 4.0
-) -> Macs:
+def swin_block_macs(H: int, W: int, dim: int, num_heads: int, window: tuple[int, int], mlp_ratio: float = 4.0) -> Macs:
     """A Swin block on an ``H x W`` map with (effective) window ``window``.
 
     Attention runs on the map padded to a multiple of the window (padded tokens cost work too); the MLP
@@ -124,7 +122,9 @@ def patch_merging_macs(H: int, W: int, dim: int, out_dim: int | None = None) -> 
 def patch_embed_macs(H: int, W: int, in_chans: int, embed_dim: int, patch_size: int, norm: bool = True) -> Macs:
     """Patch embedding of an ``H x W`` image: the ``p x p`` convolution and its LayerNorm."""
     Ho, Wo = H // patch_size, W // patch_size
-    return Macs(matmul=Ho * Wo * embed_dim * in_chans * patch_size * patch_size, other=Ho * Wo * embed_dim if norm else 0)
+    return Macs(
+        matmul=Ho * Wo * embed_dim * in_chans * patch_size * patch_size, other=Ho * Wo * embed_dim if norm else 0
+    )
 
 
 def head_macs(H: int, W: int, num_features: int, num_classes: int) -> Macs:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _module_internals
 
-__all__ = ["HookPoint", "hook_points", "match_names", "run_with_cache", "hooks"]
+__all__ = ["HookPoint", "hook_points", "hooks", "match_names", "run_with_cache"]
 
 HookFn = Callable[[nn.Module, tuple, torch.Tensor], torch.Tensor | None]
 

@@ -17,7 +17,7 @@ from . import flops as _flops
 from ._validate import check_bhwc
 from .hooks import HookPoint
 
-__all__ = ["merge_patches", "PatchMerging"]
+__all__ = ["PatchMerging", "merge_patches"]
 
 
 def merge_patches(x: torch.Tensor) -> torch.Tensor:

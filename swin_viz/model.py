@@ -33,7 +33,17 @@ from .merging import PatchMerging
 from .patches import PatchEmbed
 from .windows import effective_window
 
-__all__ = ["SwinConfig", "SwinStage", "SwinTransformer", "CONFIGS", "swin_t", "swin_s", "swin_b", "swin_l", "create_model"]
+__all__ = [
+    "CONFIGS",
+    "SwinConfig",
+    "SwinStage",
+    "SwinTransformer",
+    "create_model",
+    "swin_b",
+    "swin_l",
+    "swin_s",
+    "swin_t",
+]
 
 
 class SwinStage(nn.Module):

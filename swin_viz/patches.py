@@ -15,7 +15,7 @@ from . import flops as _flops
 from ._validate import check_positive
 from .hooks import HookPoint
 
-__all__ = ["patch_partition", "PatchEmbed", "check_image"]
+__all__ = ["PatchEmbed", "check_image", "patch_partition"]
 
 
 def check_image(x: torch.Tensor, in_chans: int, patch_size: int) -> None:
@@ -34,7 +34,7 @@ def check_image(x: torch.Tensor, in_chans: int, patch_size: int) -> None:
     if H % patch_size or W % patch_size:
         raise ValueError(
             f"image size H={H}, W={W} must be a multiple of patch_size {patch_size}; pad or resize "
-            f"(e.g. to {(H + patch_size - 1) // patch_size * patch_size}x{(W + patch_size - 1) // patch_size * patch_size})"
+            f"(e.g. to {-(-H // patch_size) * patch_size}x{-(-W // patch_size) * patch_size})"
         )
 
 
@@ -79,8 +79,9 @@ class PatchEmbed(nn.Module):
 
     def macs(self, H: int, W: int) -> _flops.Macs:
         """Multiply-accumulates for an ``H x W`` image (official convention: conv + LayerNorm)."""
-        return _flops.patch_embed_macs(H, W, self.in_chans, self.embed_dim, self.patch_size,
-                                       norm=isinstance(self.norm, nn.LayerNorm))
+        return _flops.patch_embed_macs(
+            H, W, self.in_chans, self.embed_dim, self.patch_size, norm=isinstance(self.norm, nn.LayerNorm)
+        )
 
     def flops(self, H: int, W: int) -> int:
         """The official ``flops()``: MACs for an ``H x W`` image."""

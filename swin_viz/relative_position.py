@@ -17,9 +17,8 @@ import torch
 from torch import nn
 
 from ._validate import check_positive, pair
-from .hooks import HookPoint
 
-__all__ = ["relative_offsets", "relative_position_index", "RelativePositionBias"]
+__all__ = ["RelativePositionBias", "relative_offsets", "relative_position_index"]
 
 
 def relative_offsets(window_size: int | tuple[int, int]) -> torch.Tensor:
@@ -76,4 +75,5 @@ class RelativePositionBias(nn.Module):
         return bias.permute(2, 0, 1)
 
     def extra_repr(self) -> str:
-        return f"window_size={self.window_size}, num_heads={self.num_heads}, table={(2 * self.window_size - 1) ** 2}x{self.num_heads}"
+        rows = (2 * self.window_size - 1) ** 2
+        return f"window_size={self.window_size}, num_heads={self.num_heads}, table={rows}x{self.num_heads}"

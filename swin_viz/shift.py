@@ -18,7 +18,7 @@ import torch
 from ._validate import check_bhwc, check_shift, pair
 from .windows import window_partition
 
-__all__ = ["cyclic_shift", "reverse_cyclic_shift", "region_labels", "shifted_window_mask", "MASK_VALUE"]
+__all__ = ["MASK_VALUE", "cyclic_shift", "region_labels", "reverse_cyclic_shift", "shifted_window_mask"]
 
 MASK_VALUE = -100.0
 """What the official code adds to the logits of pairs from different regions."""
@@ -60,7 +60,11 @@ def _bands(size: int, window: int, shift: int, device: torch.device | str | None
 
 
 def region_labels(
-    H: int, W: int, window_size: int | tuple[int, int], shift_size: int | tuple[int, int], device: torch.device | str | None = None
+    H: int,
+    W: int,
+    window_size: int | tuple[int, int],
+    shift_size: int | tuple[int, int],
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Region of every token of the cyclically shifted ``H x W`` map: ``(H, W)`` ints in ``0..8``.
 

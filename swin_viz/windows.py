@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ._validate import check_bhwc, check_shift, pair
 
-__all__ = ["window_partition", "window_reverse", "pad_to_window", "effective_window", "num_windows"]
+__all__ = ["effective_window", "num_windows", "pad_to_window", "window_partition", "window_reverse"]
 
 
 def window_partition(x: torch.Tensor, window_size: int | tuple[int, int]) -> torch.Tensor:
@@ -47,9 +47,7 @@ def window_reverse(windows: torch.Tensor, window_size: int | tuple[int, int], H:
     """Put windows back into a map: ``(B * nW, Mh, Mw, C) -> (B, H, W, C)``; the inverse of :func:`window_partition`."""
     Mh, Mw = pair(window_size, "window_size")
     if windows.dim() != 4 or windows.shape[1:3] != (Mh, Mw):
-        raise ValueError(
-            f"window_reverse expects windows of shape (B*nW, {Mh}, {Mw}, C), got {tuple(windows.shape)}"
-        )
+        raise ValueError(f"window_reverse expects windows of shape (B*nW, {Mh}, {Mw}, C), got {tuple(windows.shape)}")
     if H % Mh or W % Mw:
         raise ValueError(f"window_size {(Mh, Mw)} must divide the map size H={H}, W={W}")
     nW = (H // Mh) * (W // Mw)

@@ -1,0 +1,32 @@
+"""Shared fixtures: small models that run in milliseconds, and deterministic seeds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import swin_viz
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def tiny_swin(**overrides: object) -> swin_viz.SwinTransformer:
+    """A 3-stage Swin with the real structure (W-MSA/SW-MSA pairs, merging) but few channels."""
+    kwargs = dict(embed_dim=16, depths=(2, 2, 2), num_heads=(2, 4, 8), window_size=4, num_classes=10,
+                  drop_path_rate=0.0)  # fmt: skip
+    kwargs.update(overrides)
+    return swin_viz.SwinTransformer(**kwargs).eval()
+
+
+@pytest.fixture
+def tiny() -> swin_viz.SwinTransformer:
+    return tiny_swin()
+
+
+@pytest.fixture
+def make_tiny():
+    """The factory itself, for tests that need several tiny models or overrides."""
+    return tiny_swin
