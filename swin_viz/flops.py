@@ -188,3 +188,20 @@ def measure_macs(module: nn.Module, *inputs: torch.Tensor, **kwargs: object) -> 
     if total % 2:
         raise RuntimeError(f"FlopCounterMode returned an odd flop count {total}")
     return total // 2
+
+
+def model_table(img_size: int = 224) -> str:
+    """Parameters and MACs of Swin-T/S/B/L at ``img_size`` (models built on the meta device: no memory used)."""
+    from .model import CONFIGS, create_model
+
+    lines = [f"{'model':7s} {'params':>12s} {'G MACs':>8s} {'matmul G MACs':>14s} {'GFLOPs (2x matmul)':>19s}"]
+    for name in CONFIGS:
+        with torch.device("meta"):
+            model = create_model(name)
+        params = sum(p.numel() for p in model.parameters())
+        report = count_macs(model, img_size)
+        lines.append(
+            f"{name:7s} {params:12,d} {report.total / 1e9:8.3f} {report.macs.matmul / 1e9:14.4f} "
+            f"{report.macs.flops / 1e9:19.3f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""The benchmarks are scripts, not timed tests: here they only run on a tiny model so they cannot rot."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.fixture(autouse=True)
+def _bench_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+
+
+def test_attention_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import bench_attention
+
+    result = bench_attention.main(["--quick", "--device", "cpu"])
+    assert result["max_diff"] < 1e-5
+    assert "speed-up fused vs explicit" in capsys.readouterr().out
+    result = bench_attention.main(["--quick", "--device", "cpu", "--train"])
+    assert result["speedup"] > 0
+
+
+def test_hook_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import bench_hooks
+
+    result = bench_hooks.main(["--quick", "--device", "cpu"])
+    assert result["identical"] == 1.0  # stripping the hook points changes nothing but the module calls
+    out = capsys.readouterr().out
+    assert "overhead of unused hook points" in out and "hook points," in out
+    sys.modules.pop("bench_hooks", None)
