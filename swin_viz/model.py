@@ -284,7 +284,8 @@ class SwinTransformer(nn.Module):
         return _flops.count_macs(self, (H, W or H)).total
 
     def stage_shapes(self, H: int = 224, W: int | None = None) -> list[dict[str, object]]:
-        """Per stage: map size, channels, heads and the (effective) window and shift of its blocks."""
+        """Per stage: map size, channels, heads, the (effective) window and shift of its blocks, and the size the
+        map is zero-padded to for window attention (``padded``)."""
         W = W or H
         p, cfg = self.config.patch_size, self.config
         h, w = H // p, W // p
@@ -293,9 +294,10 @@ class SwinTransformer(nn.Module):
             if i > 0:
                 h, w = -(-h // 2), -(-w // 2)
             window, shift = effective_window(h, w, cfg.window_size, cfg.window_size // 2)
+            padded = (-(-h // window[0]) * window[0], -(-w // window[1]) * window[1])
             out.append({"stage": f"stage{i + 1}", "resolution": (h, w), "channels": stage.dim,
                         "heads": cfg.num_heads[i], "blocks": stage.depth, "window": window, "shift": shift,
-                        "stride": p * 2**i})  # fmt: skip
+                        "padded": padded, "stride": p * 2**i})  # fmt: skip
         return out
 
     def extra_repr(self) -> str:

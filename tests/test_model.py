@@ -106,6 +106,8 @@ def test_stochastic_depth_is_random_in_training_and_off_in_eval(make_tiny) -> No
 
 def test_stage_shapes() -> None:
     rows = swin_viz.swin_t().stage_shapes(224)
+    assert all(r["padded"] == r["resolution"] for r in rows)
+    assert [r["padded"] for r in swin_viz.swin_t().stage_shapes(200)] == [(56, 56), (28, 28), (14, 14), (7, 7)]
     assert [(r["resolution"], r["channels"], r["window"], r["shift"]) for r in rows] == [
         ((56, 56), 96, (7, 7), (3, 3)), ((28, 28), 192, (7, 7), (3, 3)), ((14, 14), 384, (7, 7), (3, 3)),
         ((7, 7), 768, (7, 7), (0, 0))]  # fmt: skip
