@@ -9,39 +9,21 @@ Prints the median time per batch of each path, images/s and the speed-up, and ch
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, median, time_interleaved
-
-import swin_viz
+from common import machine, median, parser, setup, time_interleaved
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="swin_t", choices=sorted(swin_viz.CONFIGS))
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--train", action="store_true", help="time forward + backward instead of inference")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--quick", action="store_true", help="tiny model and input (checks the script runs)")
-    args = parser.parse_args(argv)
-
-    device = torch.device(args.device)
-    torch.manual_seed(0)
-    if args.quick:
-        model = swin_viz.SwinTransformer(16, (2, 2), (2, 4), window_size=4, num_classes=10)
-        args.batch, args.size, args.repeats, args.warmup = 2, 32, 2, 1
-    else:
-        model = swin_viz.create_model(args.model)
-    model = model.to(device).train(args.train)
-    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
+    p = parser(__doc__, repeats=5)
+    p.add_argument("--train", action="store_true", help="time forward + backward instead of inference")
+    args = p.parse_args(argv)
+    model, x, device, name = setup(args)
+    model.train(args.train)
 
     def run(impl: str):
         def step() -> None:

@@ -10,7 +10,6 @@ Also times one listener on every attention probability (the explicit path) for s
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, median, time_interleaved
+from common import machine, median, parser, setup, time_interleaved
 
 import swin_viz
 
@@ -45,29 +44,13 @@ def strip_hook_points(model: torch.nn.Module) -> int:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="swin_t", choices=sorted(swin_viz.CONFIGS))
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-
-    device = torch.device(args.device)
-    torch.manual_seed(0)
-    if args.quick:
-        hooked = swin_viz.SwinTransformer(16, (2, 2), (2, 4), window_size=4, num_classes=10)
-        args.batch, args.size, args.repeats, args.warmup = 2, 32, 2, 1
-    else:
-        hooked = swin_viz.create_model(args.model)
-    hooked = hooked.to(device).eval()
+    args = parser(__doc__, repeats=7).parse_args(argv)
+    hooked, x, device, name = setup(args)
+    hooked.eval()
     bare = copy.deepcopy(hooked)
     n_points = strip_hook_points(bare)
     calls = []
     handles = [p.register_forward_hook(lambda m, i, o: calls.append(1)) for p in hooked.hook_points().values()]
-    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
     with torch.inference_mode():
         hooked(x)
         for h in handles:
@@ -91,7 +74,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         args.warmup,
         device,
     )
-    name = "tiny" if args.quick else args.model
     print(f"{name} inference, batch {args.batch}, {args.size}x{args.size}, {machine()}")
     print(f"{n_points} hook points, {len(calls)} hook-point calls per forward; outputs identical: {same}")
     print(f"{'variant':22s} {'median s/batch':>15s} {'img/s':>8s}")

@@ -48,6 +48,13 @@ _DERIVED = re.compile(r"(relative_position_index|attn_mask|relative_coords_table
 _BLOCK = re.compile(r"stage(\d+)\.block(\d+)\.(.+)")
 _MERGE = re.compile(r"stage(\d+)\.downsample\.(.+)")
 
+_HF_NORMS = {
+    "norm1.weight": "layernorm_before.weight",
+    "norm1.bias": "layernorm_before.bias",
+    "norm2.weight": "layernorm_after.weight",
+    "norm2.bias": "layernorm_after.bias",
+}
+
 # Renames inside a block, ours -> theirs, per layout. A list value means "split along dim 0".
 _BLOCK_RENAMES: dict[str, dict[str, str | list[str]]] = {
     "official": {"attn.relative_bias.table": "attn.relative_position_bias_table"},
@@ -57,8 +64,7 @@ _BLOCK_RENAMES: dict[str, dict[str, str | list[str]]] = {
         "mlp.fc2.weight": "mlp.3.weight", "mlp.fc2.bias": "mlp.3.bias",
     },
     "hf": {
-        "norm1.weight": "layernorm_before.weight", "norm1.bias": "layernorm_before.bias",
-        "norm2.weight": "layernorm_after.weight", "norm2.bias": "layernorm_after.bias",
+        **_HF_NORMS,
         "attn.qkv.weight": [f"attention.self.{n}.weight" for n in ("query", "key", "value")],
         "attn.qkv.bias": [f"attention.self.{n}.bias" for n in ("query", "key", "value")],
         "attn.proj.weight": "attention.output.dense.weight", "attn.proj.bias": "attention.output.dense.bias",
@@ -67,8 +73,7 @@ _BLOCK_RENAMES: dict[str, dict[str, str | list[str]]] = {
         "mlp.fc2.weight": "output.dense.weight", "mlp.fc2.bias": "output.dense.bias",
     },
     "hf5": {
-        "norm1.weight": "layernorm_before.weight", "norm1.bias": "layernorm_before.bias",
-        "norm2.weight": "layernorm_after.weight", "norm2.bias": "layernorm_after.bias",
+        **_HF_NORMS,
         "attn.qkv.weight": [f"attention.{n}_proj.weight" for n in "qkv"],
         "attn.qkv.bias": [f"attention.{n}_proj.bias" for n in "qkv"],
         "attn.proj.weight": "attention.o_proj.weight", "attn.proj.bias": "attention.o_proj.bias",
