@@ -66,9 +66,11 @@ def hook_points(model: nn.Module) -> dict[str, HookPoint]:
 def match_names(model: nn.Module, patterns: str | Iterable[str] | Callable[[str], bool] | None) -> list[str]:
     """Names of the hook points that match.
 
-    ``patterns`` is a glob (``"*.attn.probs"``), a list of globs, a predicate on the name, or ``None``
-    for every hook point. A pattern that matches nothing raises ``ValueError`` naming the pattern, so a
-    typo never silently returns an empty cache.
+    ``patterns`` is a shell-style glob (``"*.attn.probs"``), a list of globs, a predicate on the name, or
+    ``None`` for every hook point. In a glob ``*`` also matches dots: ``"stage?.out"`` is the four stage
+    outputs, while ``"stage*.out"`` also matches every ``stageN.blockJ.out`` and ``...attn.out``.
+    A pattern that matches nothing raises ``ValueError`` naming the pattern, so a typo never silently
+    returns an empty cache.
     """
     names = list(hook_points(model))
     if patterns is None:
