@@ -1,0 +1,184 @@
+"""Live explorers (ipywidgets) and their kernel-free twins (plotly sliders), built the same way.
+
+An explorer is three things:
+
+* ``render(state) -> FigureSpec`` -- a pure function from a state (a dict of control values) to a figure,
+  computed by the library;
+* ``clamp(state) -> (state, message)`` -- makes an inconsistent state consistent (a query index beyond the
+  window, a shift larger than half the window...) and says what it changed, so no choice ends in a traceback;
+* the controls -- ipywidgets whose values make up the state.
+
+:class:`Explorer` wires them into a live widget that updates a ``plotly.graph_objects.FigureWidget`` in place;
+:func:`static_figure` precomputes one slider step per state for the HTML book, where no kernel runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from .render import to_plotly, to_plotly_dict
+from .spec import FigureSpec
+
+__all__ = ["Explorer", "no_clamp", "static_figure"]
+
+State = dict[str, Any]
+Render = Callable[..., FigureSpec]
+Clamp = Callable[[State], tuple[State, str]]
+Limits = Callable[[State], dict[str, tuple[int, int]]]
+
+
+def no_clamp(state: State) -> tuple[State, str]:
+    """For explorers whose controls cannot produce an inconsistent state."""
+    return state, ""
+
+
+class Explorer:
+    """A live explorer: controls, a message line and a plotly ``FigureWidget`` kept in sync with ``render``.
+
+    ``explorer.widget`` is what a notebook displays. ``explorer.set(name=value, ...)`` changes controls
+    from code (tests drive explorers headlessly this way); ``explorer.state`` is the state last drawn,
+    ``explorer.spec`` its :class:`FigureSpec`, ``explorer.figure`` the ``FigureWidget`` and
+    ``explorer.timings`` the seconds each update took (control change to updated figure).
+
+    ``limits(state)``, if given, returns ``{control: (min, max)}`` for sliders whose range depends on the
+    state (the query index runs to ``M*M - 1``), applied after clamping.
+    """
+
+    def __init__(
+        self,
+        controls: dict[str, Any],
+        render: Render,
+        clamp: Clamp = no_clamp,
+        limits: Limits | None = None,
+        title: str = "",
+    ) -> None:
+        import ipywidgets as widgets
+
+        self.controls = controls
+        self.render = render
+        self.clamp = clamp
+        self.limits = limits
+        self.timings: list[float] = []
+        self.message = widgets.HTML(value="")
+        self._busy = False
+        state, note = clamp({k: w.value for k, w in controls.items()})
+        self._write_controls(state)
+        self.state = state
+        self.spec = render(**state)
+        self.figure = go.FigureWidget(to_plotly(self.spec))
+        self._say(note)
+        for w in controls.values():
+            w.observe(self._on_change, names="value")
+        header = [widgets.HTML(f"<b>{title}</b>")] if title else []
+        self.widget = widgets.VBox([*header, widgets.HBox(list(controls.values())), self.message, self.figure])
+
+    # ------------------------------------------------------------------------------------------------ public
+    def set(self, **values: Any) -> None:
+        """Set several controls at once and redraw once (as a person would, one change at a time is also fine)."""
+        unknown = set(values) - set(self.controls)
+        if unknown:
+            raise ValueError(f"unknown control(s) {sorted(unknown)}; this explorer has {sorted(self.controls)}")
+        self._busy = True
+        try:
+            for name, value in values.items():
+                self._assign(self.controls[name], value)
+        finally:
+            self._busy = False
+        self.update()
+
+    def update(self) -> None:
+        """Read the controls, clamp, redraw. Any failure becomes a message in the widget, never a traceback."""
+        start = time.perf_counter()
+        raw = {k: w.value for k, w in self.controls.items()}
+        try:
+            state, note = self.clamp(raw)
+            self._write_controls(state)
+            spec = self.render(**state)
+            self._apply(to_plotly_dict(spec))
+        except Exception as exc:  # shown to the reader instead of a traceback
+            self._say(f"Could not draw this choice: {exc}", error=True)
+            return
+        self.state, self.spec = state, spec
+        self._say(note)
+        self.timings.append(time.perf_counter() - start)
+
+    # ----------------------------------------------------------------------------------------------- private
+    def _on_change(self, change: dict) -> None:
+        if not self._busy:
+            self.update()
+
+    @staticmethod
+    def _assign(widget: Any, value: Any) -> None:
+        if hasattr(widget, "max") and hasattr(widget, "min") and isinstance(value, (int, float)):
+            # ipywidgets silently clips to [min, max]; widen first so clamp() sees and explains the request.
+            if value > widget.max:
+                widget.max = value
+            if value < widget.min:
+                widget.min = value
+        widget.value = value
+
+    def _write_controls(self, state: State) -> None:
+        """Show the clamped state in the controls, and narrow slider ranges to what the state allows."""
+        self._busy = True
+        try:
+            ranges = self.limits(state) if self.limits else {}
+            for name, (lo, hi) in ranges.items():
+                w = self.controls[name]
+                w.max = max(hi, w.min)  # order matters: ipywidgets rejects min > max at every step
+                w.min = lo
+                w.max = hi
+            for name, value in state.items():
+                w = self.controls.get(name)
+                if w is not None and w.value != value:
+                    w.value = value
+        finally:
+            self._busy = False
+
+    def _apply(self, new: dict) -> None:
+        """Update the FigureWidget in place (the front-end then redraws once)."""
+        fig = self.figure
+        with fig.batch_update():
+            if [t.type for t in fig.data] == [t["type"] for t in new["data"]]:
+                for old, fresh in zip(fig.data, new["data"]):
+                    old.update(fresh, overwrite=True)
+            else:
+                fig.data = ()
+                fig.add_traces(new["data"])
+            fig.layout = new["layout"]
+
+    def _say(self, note: str, error: bool = False) -> None:
+        color = "#B00020" if error else "#555555"
+        self.message.value = f'<span style="color:{color}">{note}</span>' if note else ""
+
+
+def static_figure(render: Render, states: Sequence[State], labels: Sequence[str], slider_title: str = "") -> go.Figure:
+    """One plotly figure with a slider: one step per state, every step precomputed (no kernel needed).
+
+    Each step restyles every trace (data, colours, text) and relayouts title, shapes and annotations, so a
+    step shows exactly what ``to_plotly(render(**state))`` shows. All states must draw the same traces.
+    """
+    if not states or len(states) != len(labels):
+        raise ValueError(f"need one label per state, got {len(states)} states and {len(labels)} labels")
+    figures = [to_plotly_dict(render(**s)) for s in states]
+    kinds = [t["type"] for t in figures[0]["data"]]
+    keys = sorted({k for f in figures for t in f["data"] for k in t if k not in ("type", "xaxis", "yaxis")})
+    steps = []
+    for fig, label in zip(figures, labels):
+        if [t["type"] for t in fig["data"]] != kinds:
+            raise ValueError(f"state {label!r} draws different traces from the first state; cannot make a slider step")
+        restyle = {k: [t.get(k) for t in fig["data"]] for k in keys}
+        lay = fig["layout"]
+        relayout = {"title": lay["title"], "annotations": lay["annotations"]}
+        relayout |= {k: v for k, v in lay.items() if k.startswith(("xaxis", "yaxis"))}
+        steps.append(dict(method="update", label=label, args=[restyle, relayout]))
+    base = go.Figure(figures[0])
+    base.update_layout(
+        sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title + ": " if slider_title else ""),
+                      pad=dict(t=40))],
+        margin=dict(b=140),
+    )  # fmt: skip
+    return base

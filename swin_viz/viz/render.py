@@ -1,0 +1,255 @@
+"""Draw a :class:`~swin_viz.viz.spec.FigureSpec` with plotly (HTML book, live widgets) or matplotlib (print).
+
+Both back-ends follow the same conventions: heatmaps in image orientation (row 0 at the top, square cells),
+categorical maps with one colour per category and a labelled colour bar, outlines and labels in cell
+coordinates, a white background that reads in light and dark themes and on paper.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import plotly.graph_objects as go
+
+from . import palette
+from .spec import FigureSpec, Panel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure as MplFigure
+
+__all__ = ["MPL_COLORMAPS", "to_matplotlib", "to_plotly", "to_plotly_dict"]
+
+MPL_COLORMAPS = {"Viridis": "viridis", "RdBu_r": "RdBu_r", "Greys": "Greys", "Magma": "magma", "Blues": "Blues"}
+
+
+def _as_uint8(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z)
+    if z.dtype == np.uint8:
+        return z
+    return (np.clip(z, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def _discrete_colorscale(colors: list[str]) -> list[list]:
+    k = len(colors)
+    scale = []
+    for i, c in enumerate(colors):
+        scale += [[i / k, c], [(i + 1) / k, c]]
+    return scale
+
+
+# --------------------------------------------------------------------------------------------------- plotly
+# Figures are built as plain dicts and validated once by go.Figure (or by the FigureWidget they update):
+# make_subplots / add_trace / add_shape validate at every step, which costs more than the drawing itself.
+_TEMPLATE = {
+    "layout": {
+        "paper_bgcolor": palette.BACKGROUND,
+        "plot_bgcolor": palette.BACKGROUND,
+        "font": {"color": palette.FONT_COLOR},
+        "xaxis": {"gridcolor": "#E5E5E5", "zerolinecolor": "#CCCCCC", "linecolor": "#444444", "ticks": "outside"},
+        "yaxis": {"gridcolor": "#E5E5E5", "zerolinecolor": "#CCCCCC", "linecolor": "#444444", "ticks": "outside"},
+        "colorway": list(palette.REGION_COLORS),
+    }
+}
+
+
+def _heatmap_trace(p: Panel, colorbar_x: float) -> dict:
+    trace: dict = dict(type="heatmap", z=np.asarray(p.z), showscale=p.show_scale)
+    colorbar = dict(title=dict(text=p.colorbar or "", side="right"), x=colorbar_x, len=0.85, thickness=12)
+    if p.categories is not None:
+        k = len(p.categories)
+        colorbar.update(tickvals=list(range(k)), ticktext=p.categories)
+        trace.update(colorscale=_discrete_colorscale(list(p.category_colors)[:k]), zmin=-0.5, zmax=k - 0.5)
+    else:
+        trace.update(colorscale=p.colorscale or palette.SEQUENTIAL, zmin=p.zmin, zmax=p.zmax, zmid=p.zmid)
+    trace["colorbar"] = colorbar
+    if p.text is not None:
+        trace.update(text=np.asarray(p.text), texttemplate="%{text}", textfont=dict(size=9))
+    if p.hovertext is not None:
+        trace.update(hovertext=np.asarray(p.hovertext), hovertemplate="%{hovertext}<extra></extra>")
+    else:
+        trace["hovertemplate"] = p.hover or "row %{y}, col %{x}: %{z}<extra></extra>"
+    return trace
+
+
+def _overlay_traces(p: Panel) -> list[dict]:
+    """Outlines and labels of a heatmap/image panel as traces: one per outline style, one for the labels.
+
+    Always the same traces (empty when unused), so every state of an explorer has the same trace list and a
+    slider step can restyle it; and traces are cheap, where hundreds of layout shapes/annotations are not.
+    """
+    traces = []
+    for style, look in palette.OUTLINE_STYLES.items():
+        xs: list = []
+        ys: list = []
+        for r in p.rects:
+            if r.style == style:
+                x0, x1, y0, y1 = r.c0 - 0.5, r.c1 - 0.5, r.r0 - 0.5, r.r1 - 0.5
+                xs += [x0, x1, x1, x0, x0, None]
+                ys += [y0, y0, y1, y1, y0, None]
+        traces.append(dict(
+            type="scatter", x=xs, y=ys, mode="lines", name=style, showlegend=False, hoverinfo="skip",
+            line=dict(color=look["color"], width=look["width"], dash="dash" if look["dash"] else "solid"),
+            fill="toself" if look["fill"] else "none", fillcolor=look["fill"],
+        ))  # fmt: skip
+    traces.append(dict(
+        type="scatter", x=[lab.col for lab in p.labels], y=[lab.row for lab in p.labels],
+        text=[lab.text for lab in p.labels], mode="text", showlegend=False, hoverinfo="skip",
+        textfont=dict(color=[lab.color for lab in p.labels], size=[lab.size for lab in p.labels]),
+    ))  # fmt: skip
+    return traces
+
+
+def _axis(title: str, log: bool, ticks: list[str] | None) -> dict:
+    axis: dict = dict(title=dict(text=title), type="log" if log else "-")
+    if ticks is not None:
+        axis.update(tickvals=list(range(len(ticks))), ticktext=ticks)
+    return axis
+
+
+def to_plotly_dict(spec: FigureSpec) -> dict:
+    """``{"data": [...], "layout": {...}}`` of ``spec`` (validated against the house rules, not by plotly)."""
+    spec.validate()
+    n = len(spec.panels)
+    spacing = 0.12 if any(p.kind == "heatmap" and p.show_scale for p in spec.panels) else 0.07
+    spacing = spacing if n > 1 else 0.0
+    width = (1.0 - spacing * (n - 1)) / n
+    data: list[dict] = []
+    layout: dict = dict(
+        title=dict(text=spec.title, subtitle=dict(text=spec.caption)) if spec.caption else dict(text=spec.title),
+        template=_TEMPLATE, height=spec.height, margin=dict(l=60, r=60, t=90, b=60), barmode="group",
+        legend=dict(orientation="h", y=-0.2), annotations=[],
+    )  # fmt: skip
+    for i, p in enumerate(spec.panels):
+        x0 = i * (width + spacing)
+        domain = [x0, x0 + width]
+        layout["annotations"].append(dict(text=f"<b>{p.title}</b>", x=(domain[0] + domain[1]) / 2, y=1.0,
+                                          xref="paper", yref="paper", xanchor="center", yanchor="bottom",
+                                          showarrow=False, font=dict(size=13)))  # fmt: skip
+        if p.kind == "table":
+            columns = [list(col) for col in zip(*p.rows)] if p.rows else [[] for _ in p.header]
+            data.append(dict(type="table", domain=dict(x=domain, y=[0.0, 1.0]),
+                             header=dict(values=p.header, fill_color="#EEEEEE", align="left"),
+                             cells=dict(values=columns, fill_color="white", align="left")))  # fmt: skip
+            continue
+        suffix = "" if i == 0 else str(i + 1)
+        xref, yref = "x" + suffix, "y" + suffix
+        xaxis = _axis(p.x_label, p.log_x, p.x_ticks) | dict(domain=domain, anchor=yref)
+        yaxis = _axis(p.y_label, p.log_y, p.y_ticks) | dict(anchor=xref)
+        traces: list[dict] = []
+        if p.kind == "heatmap":
+            traces.append(_heatmap_trace(p, domain[1] + 0.01))
+        elif p.kind == "image":
+            traces.append(dict(type="image", z=_as_uint8(p.z),
+                               hovertemplate=p.hover or "row %{y}, col %{x}<extra></extra>"))  # fmt: skip
+        elif p.kind == "lines":
+            for s in p.series:
+                traces.append(dict(type="scatter", x=list(s.x), y=list(s.y), name=s.name, mode="lines+markers",
+                                   line=dict(color=s.color, dash="dash" if s.dash else "solid")))  # fmt: skip
+        elif p.kind == "bars":
+            for s in p.series:
+                traces.append(dict(type="bar", x=list(s.x), y=list(s.y), name=s.name, marker=dict(color=s.color)))
+        if p.kind in ("heatmap", "image"):
+            traces += _overlay_traces(p)
+            yaxis.update(autorange="reversed", showgrid=False)
+            xaxis.update(showgrid=False)
+            if p.square:
+                yaxis.update(scaleanchor=xref, constrain="domain")
+                xaxis.update(constrain="domain")
+        for t in traces:
+            t.update(xaxis=xref, yaxis=yref)
+        data += traces
+        layout["xaxis" + suffix] = xaxis
+        layout["yaxis" + suffix] = yaxis
+    return {"data": data, "layout": layout}
+
+
+def to_plotly(spec: FigureSpec) -> go.Figure:
+    """A plotly figure of ``spec``."""
+    return go.Figure(to_plotly_dict(spec))
+
+
+# ----------------------------------------------------------------------------------------------- matplotlib
+def _mpl_panel(ax, p: Panel, fig) -> None:
+    from matplotlib import colors as mcolors
+    from matplotlib.patches import Rectangle
+
+    if p.kind == "table":
+        ax.axis("off")
+        if p.rows:
+            table = ax.table(cellText=p.rows, colLabels=p.header, loc="center")
+            table.auto_set_font_size(False)
+            table.set_fontsize(8)
+        ax.set_title(p.title, fontsize=10)
+        return
+    if p.kind == "heatmap":
+        z = np.asarray(p.z, dtype=float)
+        if p.categories is not None:
+            k = len(p.categories)
+            cmap = mcolors.ListedColormap(list(p.category_colors)[:k])
+            norm = mcolors.BoundaryNorm(np.arange(-0.5, k), k)
+            im = ax.imshow(z, cmap=cmap, norm=norm, interpolation="nearest", aspect="equal" if p.square else "auto")
+            if p.show_scale:
+                cb = fig.colorbar(im, ax=ax, ticks=range(k), shrink=0.8)
+                cb.ax.set_yticklabels(p.categories)
+                cb.set_label(p.colorbar or "")
+        else:
+            cmap = MPL_COLORMAPS.get(p.colorscale or palette.SEQUENTIAL, "viridis")
+            if p.zmid is not None:
+                lo = p.zmin if p.zmin is not None else min(np.nanmin(z), p.zmid - 1e-9)
+                hi = p.zmax if p.zmax is not None else max(np.nanmax(z), p.zmid + 1e-9)
+                norm = mcolors.TwoSlopeNorm(vcenter=p.zmid, vmin=min(lo, p.zmid - 1e-9), vmax=max(hi, p.zmid + 1e-9))
+            else:
+                norm = mcolors.Normalize(vmin=p.zmin, vmax=p.zmax)
+            im = ax.imshow(z, cmap=cmap, norm=norm, interpolation="nearest", aspect="equal" if p.square else "auto")
+            if p.show_scale:
+                fig.colorbar(im, ax=ax, shrink=0.8).set_label(p.colorbar or "")
+        if p.text is not None and z.size <= 400:
+            for (r, c), t in np.ndenumerate(np.asarray(p.text)):
+                ax.text(c, r, str(t), ha="center", va="center", fontsize=6)
+    elif p.kind == "image":
+        ax.imshow(_as_uint8(p.z), interpolation="nearest")
+    elif p.kind == "lines":
+        for s in p.series:
+            ax.plot(s.x, s.y, marker="o", markersize=3, label=s.name, color=s.color, linestyle="--" if s.dash else "-")
+        ax.legend(fontsize=8)
+    elif p.kind == "bars":
+        width = 0.8 / len(p.series)
+        base = np.arange(len(p.series[0].x))
+        for j, s in enumerate(p.series):
+            ax.bar(base + j * width, s.y, width=width, label=s.name, color=s.color)
+        ax.set_xticks(base + 0.4 - width / 2, [str(x) for x in p.series[0].x], rotation=45, ha="right", fontsize=7)
+        ax.legend(fontsize=8)
+    if p.log_x:
+        ax.set_xscale("log")
+    if p.log_y:
+        ax.set_yscale("log")
+    if p.x_ticks is not None:
+        ax.set_xticks(range(len(p.x_ticks)), p.x_ticks, fontsize=7)
+    if p.y_ticks is not None:
+        ax.set_yticks(range(len(p.y_ticks)), p.y_ticks, fontsize=7)
+    for r in p.rects:
+        look = palette.OUTLINE_STYLES[r.style]
+        ax.add_patch(Rectangle((r.c0 - 0.5, r.r0 - 0.5), r.c1 - r.c0, r.r1 - r.r0, fill=look["fill"] is not None,
+                               facecolor=(0.84, 0.15, 0.16, 0.25) if look["fill"] else "none",
+                               edgecolor=look["color"], linewidth=look["width"],
+                               linestyle="--" if look["dash"] else "-"))  # fmt: skip
+    for lab in p.labels:
+        ax.text(lab.col, lab.row, lab.text, ha="center", va="center", color=lab.color, fontsize=lab.size * 0.8)
+    ax.set_title(p.title, fontsize=10)
+    ax.set_xlabel(p.x_label)
+    ax.set_ylabel(p.y_label)
+
+
+def to_matplotlib(spec: FigureSpec) -> MplFigure:
+    """A matplotlib figure of ``spec`` (no pyplot state: safe in scripts, tests and the book build)."""
+    from matplotlib.figure import Figure
+
+    spec.validate()
+    n = len(spec.panels)
+    fig = Figure(figsize=(4.4 * n, 4.4), layout="constrained", facecolor=palette.BACKGROUND)
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax, p in zip(axes, spec.panels):
+        _mpl_panel(ax, p, fig)
+    fig.suptitle(spec.title + (f"\n{spec.caption}" if spec.caption else ""), fontsize=11)
+    return fig
