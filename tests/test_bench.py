@@ -31,3 +31,11 @@ def test_hook_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "overhead of unused hook points" in out and "hook points," in out
     sys.modules.pop("bench_hooks", None)
+
+
+def test_widget_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import bench_widgets
+
+    results = bench_widgets.main(["--quick", "--only", "windows"])
+    assert set(results) == {"windows"} and results["windows"][1] > 0
+    assert "worst p95" in capsys.readouterr().out

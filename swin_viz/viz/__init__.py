@@ -8,14 +8,49 @@ Each concept has its own module with the same four pieces:
 * ``<concept>_static(...) -> plotly Figure`` -- the kernel-free version with a slider, for the HTML book.
 """
 
-from . import palette
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import palette, windows
 from .explorer import Explorer, static_figure
 from .images import IMAGES, load_image, normalize
 from .render import to_matplotlib, to_plotly
 from .spec import FigureSpec, Label, Panel, Rect, Series
 from .windows import windows_explorer, windows_spec, windows_static
 
+
+@dataclass(frozen=True)
+class ExplorerEntry:
+    """How to build one explorer, replay its benchmark changes, and make its static twin."""
+
+    explorer: Callable[[], Explorer]
+    changes: list[dict[str, Any]]
+    static: Callable[[], Any]
+
+
+EXPLORERS: dict[str, ExplorerEntry] = {
+    "windows": ExplorerEntry(windows.windows_explorer, windows.BENCH_CHANGES, windows.windows_static),
+}
+"""Every explorer, in the order of the book (bench/bench_widgets.py and the tests walk this)."""
+
 __all__ = [
-    "IMAGES", "Explorer", "FigureSpec", "Label", "Panel", "Rect", "Series", "load_image", "normalize", "palette",
-    "static_figure", "to_matplotlib", "to_plotly", "windows_explorer", "windows_spec", "windows_static",
+    "EXPLORERS",
+    "IMAGES",
+    "Explorer",
+    "ExplorerEntry",
+    "FigureSpec",
+    "Label",
+    "Panel",
+    "Rect",
+    "Series",
+    "load_image",
+    "normalize",
+    "palette",
+    "static_figure",
+    "to_matplotlib",
+    "to_plotly",
+    "windows_explorer",
+    "windows_spec",
+    "windows_static",
 ]  # fmt: skip

@@ -97,6 +97,10 @@ def windows_explorer(H: int = 14, W: int = 14, M: int = 7) -> Explorer:
     return Explorer(controls, windows_spec, windows_clamp, title="Window partition")
 
 
+BENCH_CHANGES = [dict(M=4), dict(H=56, W=56, M=7), dict(M=8), dict(H=28), dict(W=20), dict(M=5), dict(H=14, W=14),
+                 dict(M=7), dict(H=10, W=10), dict(M=3)]  # fmt: skip
+"""Control changes the widget benchmark replays (bench/bench_widgets.py)."""
+
 STATIC_STATES = [dict(H=14, W=14, M=7), dict(H=28, W=28, M=7), dict(H=10, W=10, M=7), dict(H=8, W=8, M=4),
                  dict(H=7, W=7, M=7), dict(H=5, W=9, M=7)]  # fmt: skip
 
