@@ -44,7 +44,7 @@ def test_both_backends_draw_every_panel_kind() -> None:
                 colorbar="kind",
                 x_label="x",
                 y_label="y",
-            ),  # fmt: skip
+            ),
             Panel("photo", "image", z=np.random.rand(4, 4, 3), x_label="x", y_label="y"),
             Panel("lines", "lines", series=[Series("a", [1, 2], [3, 4])], x_label="x", y_label="y", log_y=True),
             Panel("bars", "bars", series=[Series("a", ["u", "v"], [3, 4])], x_label="x", y_label="y"),
