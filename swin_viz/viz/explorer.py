@@ -178,7 +178,8 @@ def static_figure(render: Render, states: Sequence[State], labels: Sequence[str]
     base = go.Figure(figures[0])
     base.update_layout(
         sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title + ": " if slider_title else ""),
-                      pad=dict(t=40))],
-        margin=dict(b=140),
+                      y=-0.16, yanchor="top", pad=dict(t=10))],
+        margin=dict(b=170),
+        height=(base.layout.height or 420) + 80,
     )  # fmt: skip
     return base

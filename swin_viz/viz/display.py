@@ -1,0 +1,60 @@
+"""Showing figures and explorers in a notebook so they work in Jupyter *and* in the static HTML book.
+
+* :func:`show` emits a plotly figure as two representations: plotly's own JSON (JupyterLab, Notebook 7,
+  VS Code and Colab draw it natively) and HTML that calls ``Plotly.newPlot`` on a global ``Plotly`` -- the
+  book loads ``plotly.min.js`` from its own ``_static`` folder (copied from the installed plotly package at
+  build time), so the HTML book needs no network. Without this, plotly's default renderer under the book's
+  executor emits only the JSON, which the HTML builder drops: the figure would silently disappear.
+* :func:`live` displays an explorer's widget; in the book that cell is tagged ``remove-output`` because
+  widget callbacks need a running kernel, and the static twin is shown instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+__all__ = ["show", "live", "plotly_js_path"]
+
+
+def plotly_js_path() -> str:
+    """Path of the ``plotly.min.js`` that ships inside the installed plotly package."""
+    from pathlib import Path
+
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.exists():
+        raise FileNotFoundError(f"plotly.min.js not found at {path}; reinstall plotly")
+    return str(path)
+
+
+def show(fig: go.Figure) -> None:
+    """Display ``fig`` for Jupyter front-ends and for the HTML book (see the module docstring)."""
+    from IPython.display import display
+
+    bundle: dict[str, Any] = {
+        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
+        "text/html": fig.to_html(include_plotlyjs=False, full_html=False, config={"responsive": True}),
+        "text/plain": f"<plotly figure: {fig.layout.title.text}>",
+    }
+    display(bundle, raw=True)
+
+
+def live(explorer: Any) -> Any:
+    """The widget of an :class:`~swin_viz.viz.Explorer` (or of ``explorer()`` if given a factory), to be the
+    last expression of a cell.
+
+    While the HTML book is being built (``SWIN_VIZ_BOOK_BUILD=1``, set by ``scripts/build_book.sh``) it builds
+    nothing and returns ``None``: the cell's output is hidden there anyway, and a live widget would embed
+    megabytes of widget state (plotly.js inside the FigureWidget) and CDN scripts in the page.
+    """
+    if os.environ.get("SWIN_VIZ_BOOK_BUILD") == "1":
+        return None
+    if callable(explorer) and not hasattr(explorer, "widget"):
+        explorer = explorer()
+    return explorer.widget
