@@ -18,7 +18,7 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
-__all__ = ["show", "live", "plotly_js_path"]
+__all__ = ["live", "plotly_js_path", "show"]
 
 
 def plotly_js_path() -> str:
