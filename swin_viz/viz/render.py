@@ -220,6 +220,11 @@ def _mpl_panel(ax, p: Panel, fig) -> None:
             ax.bar(base + j * width, s.y, width=width, label=s.name, color=s.color)
         ax.set_xticks(base + 0.4 - width / 2, [str(x) for x in p.series[0].x], rotation=45, ha="right", fontsize=7)
         ax.legend(fontsize=8)
+    if p.kind in ("heatmap", "image"):  # cell coordinates are whole numbers
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if p.log_x:
         ax.set_xscale("log")
     if p.log_y:
