@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import palette, windows
+from . import merging, palette, patches, windows
 from .explorer import Explorer, static_figure
 from .images import IMAGES, load_image, normalize
 from .render import to_matplotlib, to_plotly
@@ -30,7 +30,9 @@ class ExplorerEntry:
 
 
 EXPLORERS: dict[str, ExplorerEntry] = {
+    "patches": ExplorerEntry(patches.patches_explorer, patches.BENCH_CHANGES, patches.patches_static),
     "windows": ExplorerEntry(windows.windows_explorer, windows.BENCH_CHANGES, windows.windows_static),
+    "merging": ExplorerEntry(merging.merging_explorer, merging.BENCH_CHANGES, merging.merging_static),
 }
 """Every explorer, in the order of the book (bench/bench_widgets.py and the tests walk this)."""
 

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 
-from .render import to_plotly, to_plotly_dict
+from .render import to_plotly_dict
 from .spec import FigureSpec
 
 __all__ = ["Explorer", "no_clamp", "static_figure"]
@@ -69,7 +70,9 @@ class Explorer:
         self._write_controls(state)
         self.state = state
         self.spec = render(**state)
-        self.figure = go.FigureWidget(to_plotly(self.spec))
+        first = to_plotly_dict(self.spec)
+        self.figure = go.FigureWidget(first)
+        self._drawn, self._drawn_layout = first["data"], first["layout"]
         self._say(note)
         for w in controls.values():
             w.observe(self._on_change, names="value")
@@ -139,20 +142,35 @@ class Explorer:
             self._busy = False
 
     def _apply(self, new: dict) -> None:
-        """Update the FigureWidget in place (the front-end then redraws once)."""
+        """Update the FigureWidget in place (the front-end then redraws once), skipping unchanged traces."""
         fig = self.figure
         with fig.batch_update():
             if [t.type for t in fig.data] == [t["type"] for t in new["data"]]:
-                for old, fresh in zip(fig.data, new["data"]):
+                for k, (old, fresh) in enumerate(zip(fig.data, new["data"])):
+                    if k < len(self._drawn) and _same(self._drawn[k], fresh):
+                        continue
                     old.update(fresh, overwrite=True)
             else:
                 fig.data = ()
                 fig.add_traces(new["data"])
-            fig.layout = new["layout"]
+            if not _same(self._drawn_layout, new["layout"]):
+                fig.layout = new["layout"]
+        self._drawn, self._drawn_layout = new["data"], new["layout"]
 
     def _say(self, note: str, error: bool = False) -> None:
         color = "#B00020" if error else "#555555"
         self.message.value = f'<span style="color:{color}">{note}</span>' if note else ""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Deep equality of plotly dicts that may hold numpy arrays."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
 
 
 def static_figure(render: Render, states: Sequence[State], labels: Sequence[str], slider_title: str = "") -> go.Figure:

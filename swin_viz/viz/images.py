@@ -11,8 +11,9 @@ import torch.nn.functional as F
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGES", "load_image", "normalize"]
 
-IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left")
-"""Photographs bundled with scikit-image (a person, a cat, a cup, a rocket, a motorbike)."""
+IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
+"""Photographs bundled with scikit-image (a person, a cat, a cup, a rocket). Not every ``skimage.data`` image
+is bundled: some (e.g. ``stereo_motorcycle``) are fetched from the network on first use, so they are not here."""
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -7,7 +7,7 @@ coordinates, a white background that reads in light and dark themes and on paper
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,7 +18,7 @@ from .spec import FigureSpec, Panel
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure as MplFigure
 
-__all__ = ["MPL_COLORMAPS", "to_matplotlib", "to_plotly", "to_plotly_dict"]
+__all__ = ["MPL_COLORMAPS", "image_of", "to_matplotlib", "to_plotly", "to_plotly_dict"]
 
 MPL_COLORMAPS = {"Viridis": "viridis", "RdBu_r": "RdBu_r", "Greys": "Greys", "Magma": "magma", "Blues": "Blues"}
 
@@ -28,6 +28,31 @@ def _as_uint8(z: np.ndarray) -> np.ndarray:
     if z.dtype == np.uint8:
         return z
     return (np.clip(z, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def _png_data_uri(z: np.ndarray) -> str:
+    """An RGB image as a PNG data URI: a few KB of base64 instead of a nested list of every pixel, which
+    keeps widget updates fast and static figures small."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(_as_uint8(z)).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image_of(trace: Any) -> np.ndarray:
+    """The ``(rows, cols, 3)`` uint8 pixels an image trace shows (decodes its PNG ``source``)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    source = trace["source"] if isinstance(trace, dict) else trace.source
+    data = base64.b64decode(source.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def _discrete_colorscale(colors: list[str]) -> list[list]:
@@ -140,7 +165,7 @@ def to_plotly_dict(spec: FigureSpec) -> dict:
         if p.kind == "heatmap":
             traces.append(_heatmap_trace(p, domain[1] + 0.01))
         elif p.kind == "image":
-            traces.append(dict(type="image", z=_as_uint8(p.z),
+            traces.append(dict(type="image", source=_png_data_uri(p.z),
                                hovertemplate=p.hover or "row %{y}, col %{x}<extra></extra>"))  # fmt: skip
         elif p.kind == "lines":
             for s in p.series:
