@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import merging, palette, patches, windows
+from . import attention_maps, merging, palette, patches, windows
 from .explorer import Explorer, static_figure
 from .images import IMAGES, load_image, normalize
 from .render import to_matplotlib, to_plotly
@@ -33,6 +33,14 @@ EXPLORERS: dict[str, ExplorerEntry] = {
     "patches": ExplorerEntry(patches.patches_explorer, patches.BENCH_CHANGES, patches.patches_static),
     "windows": ExplorerEntry(windows.windows_explorer, windows.BENCH_CHANGES, windows.windows_static),
     "merging": ExplorerEntry(merging.merging_explorer, merging.BENCH_CHANGES, merging.merging_static),
+    "attention_maps": ExplorerEntry(
+        attention_maps.attention_maps_explorer, attention_maps.BENCH_CHANGES, attention_maps.attention_maps_static
+    ),
+    "receptive_field": ExplorerEntry(
+        attention_maps.receptive_field_explorer,
+        attention_maps.RECEPTIVE_FIELD_BENCH_CHANGES,
+        attention_maps.receptive_field_static,
+    ),
 }
 """Every explorer, in the order of the book (bench/bench_widgets.py and the tests walk this)."""
 

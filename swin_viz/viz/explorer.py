@@ -88,7 +88,11 @@ class Explorer:
         self._busy = True
         try:
             for name, value in values.items():
-                self._assign(self.controls[name], value)
+                try:
+                    self._assign(self.controls[name], value)
+                except Exception as exc:  # e.g. a Dropdown value that is not an option (traitlets.TraitError)
+                    self._say(f"{name}={value!r} is not a valid choice: {exc}", error=True)
+                    return
         finally:
             self._busy = False
         self.update()

@@ -1,0 +1,559 @@
+"""Explorer 8 -- attention maps on a real photograph, and how far information travels with and without the shift.
+
+Two explorers share this module:
+
+* **Attention maps** (``attention_maps_*``). A bundled photograph goes through a :class:`swin_viz.SwinTransformer`
+  once, with :meth:`~swin_viz.SwinTransformer.run_with_cache` recording every block's ``attn.probs``
+  ``(B*nW, heads, N, N)``. Choosing a block, a query token and a head then only slices that cache: the query's
+  row of probabilities is put back on the block's ``H x W`` token map (zeros outside its window), next to the
+  photograph with the query's patch and its window outlined in pixels (a token of stage ``s`` covers
+  ``4 * 2**(s-1)`` pixels a side). In a shifted block the window is found where the model really put it: the
+  token positions go through :func:`~swin_viz.pad_to_window`, :func:`~swin_viz.cyclic_shift` and
+  :func:`~swin_viz.window_partition`, so a window that wraps round the map edge is outlined as its pieces.
+  The default model is a small, seeded, *randomly initialised* Swin, and the figure says so (``weights_label``).
+* **Receptive field** (``receptive_field_*``). A stack of four real :class:`~swin_viz.SwinBlock` s on a
+  ``28 x 28`` map with ``M = 7`` -- once alternating shift 0 / 3 as in the model, once never shifting, with the
+  same weights -- and one chosen input token. An output token is *reached* after ``k`` blocks when its features
+  change if the chosen input token is perturbed (float64; in shifted blocks the masked pairs carry
+  ``exp(-100)`` of weight, far below the threshold). Each token is coloured by the number of blocks after which
+  it is first reached.
+
+``BENCH_CHANGES`` (attention maps) and ``RECEPTIVE_FIELD_BENCH_CHANGES`` list the control changes the widget
+benchmark (``bench/bench_widgets.py``) replays. Changing the photograph needs one forward pass (cached per
+photograph and weights); every other change only slices caches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from ..block import SwinBlock
+from ..model import SwinTransformer
+from ..shift import cyclic_shift
+from ..windows import effective_window, pad_to_window, window_partition
+from . import palette
+from .explorer import Explorer, State, static_figure
+from .images import IMAGES, load_image, normalize
+from .spec import FigureSpec, Panel, Rect, Series
+
+__all__ = [
+    "BENCH_CHANGES",
+    "RECEPTIVE_FIELD_BENCH_CHANGES",
+    "AttentionCache",
+    "attention_maps_clamp",
+    "attention_maps_explorer",
+    "attention_maps_spec",
+    "attention_maps_static",
+    "default_model",
+    "reach_counts",
+    "receptive_field_clamp",
+    "receptive_field_explorer",
+    "receptive_field_spec",
+    "receptive_field_static",
+    "window_layout",
+]
+
+IMAGE_SIZE = 224
+"""The model sees every photograph at 224 x 224 (stage 1: 56 x 56 tokens)."""
+DEFAULT_WEIGHTS_LABEL = "randomly initialised weights"
+DEFAULT_MODEL_KWARGS: dict = dict(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), num_classes=10,
+                                  drop_path_rate=0.0)  # fmt: skip
+"""The default model: the real Swin structure (4 stages, W-MSA/SW-MSA pairs, M = 7) with few channels."""
+STATIC_DISPLAY = 112
+"""Side in pixels of the photograph in the static figure (each slider step carries the photo as JSON)."""
+
+
+# ================================================================================================ attention maps
+@functools.lru_cache(maxsize=1)
+def default_model() -> SwinTransformer:
+    """A small Swin with seeded random weights (``DEFAULT_MODEL_KWARGS``), in eval mode; the global RNG is untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return SwinTransformer(**DEFAULT_MODEL_KWARGS).eval()
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """Where a block sits and how it cuts its map (window and shift as the block really uses them)."""
+
+    name: str
+    stage: int  # 1-based
+    H: int
+    W: int
+    heads: int
+    window: tuple[int, int]
+    shift: tuple[int, int]
+    stride: int  # image pixels per token side
+
+    @property
+    def kind(self) -> str:
+        return "SW-MSA" if self.shift != (0, 0) else "W-MSA"
+
+
+@functools.lru_cache(maxsize=64)
+def window_layout(H: int, W: int, window: tuple[int, int], shift: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each token of an ``H x W`` map lands in the attention batch, computed by the library.
+
+    Returns ``coords`` ``(nW, N, 2)``: the map (row, col) of token ``n`` of window ``w`` (``-1`` for padding),
+    and ``slot`` ``(H, W, 2)``: the (window, token-in-window) index of every map position -- the row of
+    ``attn.probs`` that holds its attention. Positions go through ``pad_to_window``, ``cyclic_shift`` (when
+    ``shift`` is non-zero) and ``window_partition``, exactly as :meth:`swin_viz.SwinBlock.forward` moves features.
+    """
+    pos = torch.stack(torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij"), -1)[None] + 1  # (1, H, W, 2)
+    pos, _ = pad_to_window(pos.float(), window)  # padding is 0 -> -1 below
+    if shift != (0, 0):
+        pos = cyclic_shift(pos, shift)
+    coords = window_partition(pos, window).reshape(-1, window[0] * window[1], 2).long().numpy() - 1
+    slot = np.zeros((H, W, 2), dtype=np.int64)
+    valid = coords[..., 0] >= 0
+    w_idx, n_idx = np.nonzero(valid)
+    slot[coords[valid, 0], coords[valid, 1]] = np.stack([w_idx, n_idx], -1)
+    return coords, slot
+
+
+def _runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted integers as half-open runs of consecutive values: ``[0, 1, 2, 5, 6] -> [(0, 3), (5, 7)]``."""
+    values = np.unique(values)
+    breaks = np.nonzero(np.diff(values) != 1)[0]
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks + 1, [len(values)]])
+    return [(int(values[s]), int(values[e - 1]) + 1) for s, e in zip(starts, ends)]
+
+
+def window_pieces(coords: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The map rectangles ``(r0, c0, r1, c1)`` (half-open) covered by one window's tokens ``coords`` ``(N, 2)``.
+
+    A regular window is one rectangle; a shifted window that wraps round the map edge is up to four.
+    """
+    valid = coords[coords[:, 0] >= 0]
+    return [(r0, c0, r1, c1) for r0, r1 in _runs(valid[:, 0]) for c0, c1 in _runs(valid[:, 1])]
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Run torch on ``n`` CPU threads inside the block. Small models gain nothing from a second thread and lose a
+    lot (10x measured on the 2-core machine) when the other core is busy; the setting is restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+SMALL_MODEL = 5_000_000
+"""Models with fewer parameters run their forward pass on one CPU thread (the default model has 2.3 M)."""
+
+
+def _weights_version(model: torch.nn.Module) -> tuple[int, ...]:
+    """Changes whenever a parameter is modified in place (``load_state_dict``, an optimiser step)."""
+    return tuple(p._version for p in model.parameters())
+
+
+class AttentionCache:
+    """Every block's attention probabilities for each photograph, from ONE forward pass per (photograph, weights).
+
+    ``probs(image)`` -> ``{block name: (B*nW, heads, N, N) float32 array}``; ``photo(image, size)`` -> the
+    photograph ``(size, size, 3)`` uint8; ``blocks`` -> ``{name: BlockInfo}`` in forward order.
+    """
+
+    def __init__(self, model: SwinTransformer, image_size: int = IMAGE_SIZE) -> None:
+        self.model = model
+        self.image_size = image_size
+        self._probs: dict[tuple, dict[str, np.ndarray]] = {}
+        self._photos: dict[tuple[str, int], np.ndarray] = {}
+        self.blocks: dict[str, BlockInfo] = {}
+        for shape, stage in zip(model.stage_shapes(image_size), model.stages):
+            H, W = shape["resolution"]
+            for j, block in enumerate(stage.blocks):
+                window, shift = effective_window(H, W, block.window_size, block.shift_size)
+                name = f"{shape['stage']}.block{j}"
+                self.blocks[name] = BlockInfo(name, int(shape["stage"][5:]), H, W, shape["heads"], window, shift,
+                                              shape["stride"])  # fmt: skip
+
+    def probs(self, image: str) -> dict[str, np.ndarray]:
+        key = (image, _weights_version(self.model))
+        if key not in self._probs:
+            self._probs = {k: v for k, v in self._probs.items() if k[1] == key[1]}  # drop stale weights
+            self._probs[key] = self._forward(image)
+        return self._probs[key]
+
+    def _forward(self, image: str) -> dict[str, np.ndarray]:
+        model = self.model
+        device = next(model.parameters()).device
+        x = normalize(load_image(image, self.image_size))[None].to(device)
+        was_training = model.training
+        impls = [(b.attn, b.attn.attn_impl) for s in model.stages for b in s.blocks]
+        try:
+            model.eval()
+            for attn, _ in impls:  # the fused path never materialises probs
+                attn.attn_impl = "auto"
+            small = device.type == "cpu" and sum(p.numel() for p in model.parameters()) < SMALL_MODEL
+            with torch.no_grad(), _threads(1 if small else torch.get_num_threads()):
+                _, cache = model.run_with_cache(x, names="*.attn.probs")
+        finally:
+            model.train(was_training)
+            for attn, impl in impls:
+                attn.attn_impl = impl
+        return {name.removesuffix(".attn.probs"): t.float().cpu().numpy() for name, t in cache.items()}
+
+    def photo(self, image: str, size: int) -> np.ndarray:
+        if (image, size) not in self._photos:
+            img = load_image(image, size)
+            self._photos[(image, size)] = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        return self._photos[(image, size)]
+
+
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cache_for(model: SwinTransformer | None) -> AttentionCache:
+    model = model if model is not None else default_model()
+    if model not in _CACHES:
+        _CACHES[model] = AttentionCache(model)
+    return _CACHES[model]
+
+
+def _label(model: SwinTransformer | None, weights_label: str | None) -> str:
+    if weights_label:
+        return weights_label
+    return DEFAULT_WEIGHTS_LABEL if model is None else "weights supplied by the caller"
+
+
+def attention_maps_spec(
+    image: str = "astronaut",
+    block: str = "stage1.block1",
+    row: int = 20,
+    col: int = 26,
+    head: int = 0,
+    model: SwinTransformer | None = None,
+    weights_label: str | None = None,
+    display_size: int = IMAGE_SIZE,
+) -> FigureSpec:
+    """The photograph with the query's patch, and the query's attention on the block's ``H x W`` token map.
+
+    ``row, col`` index the block's token map (stage ``s``: ``224 / 4 / 2**(s-1)`` a side); ``head`` one of the
+    stage's heads. The heatmap is row ``n`` of ``attn.probs[w, head]`` (``w, n`` = the query's window and place
+    in it, see :func:`window_layout`) scattered back to map positions: it sums to 1 over the window (minus what
+    goes to padding tokens, if the window does not divide the map). The photograph is ``display_size`` pixels a
+    side; outlines are drawn in its pixel coordinates.
+    """
+    cache = _cache_for(model)
+    info = cache.blocks[block]
+    coords, slot = window_layout(info.H, info.W, info.window, info.shift)
+    w, n = (int(v) for v in slot[row, col])
+    attn = cache.probs(image)[block][w, head, n]  # (N,) over the window's tokens
+    window_coords = coords[w]
+    valid = window_coords[:, 0] >= 0
+    heat = np.zeros((info.H, info.W), dtype=np.float32)
+    heat[window_coords[valid, 0], window_coords[valid, 1]] = attn[valid]
+    pieces = window_pieces(window_coords)
+
+    scale = info.stride * display_size / cache.image_size  # display pixels per token
+    photo_rects = [Rect(r0 * scale, c0 * scale, r1 * scale, c1 * scale) for r0, c0, r1, c1 in pieces]
+    photo_rects.append(Rect(row * scale, col * scale, (row + 1) * scale, (col + 1) * scale, "highlight"))
+    map_rects = [Rect(*p) for p in pieces] + [Rect(row, col, row + 1, col + 1, "highlight")]
+
+    label = _label(model, weights_label)
+    Mh, Mw = info.window
+    pad_mass = float(attn[~valid].sum())
+    if len(pieces) > 1:
+        note = f"the window wraps round the map edge ({len(pieces)} pieces); the mask keeps the query in its own"
+    elif pad_mass > 0:
+        note = f"{pad_mass:.3f} of the attention goes to padding tokens"
+    else:
+        note = f"attention sums to {float(attn.sum()):.3f} over the window"
+    return FigureSpec(
+        title=f"Attention of query ({row}, {col}) in {block} ({info.kind}), head {head}: {label}",
+        caption=(f"{image}; {info.H} x {info.W} tokens of {info.stride} px, {Mh} x {Mw} windows, "
+                 f"shift {info.shift[0]}; {note}"),
+        panels=[
+            Panel(f"Photo: query patch ({info.stride} px) and window", "image",
+                  z=cache.photo(image, display_size), rects=photo_rects, x_label="pixel column",
+                  y_label="pixel row", hover="pixel (%{y}, %{x})<extra></extra>"),
+            Panel(f"Attention over {block}'s tokens", "heatmap", z=heat,
+                  colorscale=palette.SEQUENTIAL, zmin=0.0, colorbar="attention probability", rects=map_rects,
+                  x_label="token column", y_label="token row",
+                  hover="token (%{y}, %{x}): attention %{z:.4f}<extra></extra>"),
+        ],
+    )  # fmt: skip
+
+
+def attention_maps_clamp(
+    state: State, model: SwinTransformer | None = None, previous: State | None = None
+) -> tuple[State, str]:
+    """Make (image, block, row, col, head) consistent with the model, and say what changed.
+
+    When only the block changed (``previous`` is the last state drawn) and it lies in another stage, the query
+    moves to the token of the new stage that covers the same image pixels; otherwise an out-of-range query or
+    head is clamped to the block's token map and the stage's heads.
+    """
+    cache = _cache_for(model)
+    state = dict(state)
+    notes = []
+    if state["image"] not in IMAGES:
+        notes.append(f"Unknown photograph {state['image']!r}: showing {IMAGES[0]}.")
+        state["image"] = IMAGES[0]
+    if state["block"] not in cache.blocks:
+        first = next(iter(cache.blocks))
+        notes.append(f"This model has no block {state['block']!r}: showing {first}.")
+        state["block"] = first
+    info = cache.blocks[state["block"]]
+    old = cache.blocks.get(previous["block"]) if previous else None
+    moved_block = old is not None and old.stride != info.stride
+    if moved_block and (state["row"], state["col"]) == (previous["row"], previous["col"]):
+        # The token of the new stage whose patch contains the centre of the old query's patch.
+        r, c = ((2 * v + 1) * old.stride // (2 * info.stride) for v in (state["row"], state["col"]))
+        r, c = min(r, info.H - 1), min(c, info.W - 1)
+        if (r, c) != (state["row"], state["col"]):
+            notes.append(
+                f"{state['block']} has {info.H} x {info.W} tokens of {info.stride} px: the query moved from "
+                f"({state['row']}, {state['col']}) to ({r}, {c}), the token over the same image patch."
+            )
+        state["row"], state["col"] = r, c
+    for axis, size in (("row", info.H), ("col", info.W)):
+        value = state[axis]
+        if not 0 <= value < size:
+            state[axis] = min(max(value, 0), size - 1)
+            notes.append(f"Query {axis} {value} is outside {state['block']}'s {info.H} x {info.W} token map: "
+                         f"clamped to {state[axis]}.")  # fmt: skip
+    if not 0 <= state["head"] < info.heads:
+        value = state["head"]
+        state["head"] = min(max(value, 0), info.heads - 1)
+        notes.append(f"Stage {info.stage} has {info.heads} head(s): head {value} clamped to {state['head']}.")
+    return state, " ".join(notes)
+
+
+def attention_maps_explorer(
+    model: SwinTransformer | None = None,
+    weights_label: str | None = None,
+    image: str = "astronaut",
+    block: str = "stage1.block1",
+    row: int = 20,
+    col: int = 26,
+    head: int = 0,
+    display_size: int = IMAGE_SIZE,
+) -> Explorer:
+    """Photograph, block, query row/col and head; only the photograph (or new weights) runs the model.
+
+    ``display_size`` is the side of the photograph as drawn, in pixels (the model always sees it at 224).
+    """
+    import ipywidgets as widgets
+
+    cache = _cache_for(model)
+    first = next(iter(cache.blocks.values()))
+    most_heads = max(b.heads for b in cache.blocks.values())
+    block = block if block in cache.blocks else first.name  # a Dropdown refuses unknown values
+    image = image if image in IMAGES else IMAGES[0]
+    controls = {
+        "image": widgets.Dropdown(options=list(IMAGES), value=image, description="photo"),
+        "block": widgets.Dropdown(options=list(cache.blocks), value=block, description="block"),
+        "row": widgets.IntSlider(value=row, min=0, max=max(first.H - 1, row), description="query row"),
+        "col": widgets.IntSlider(value=col, min=0, max=max(first.W - 1, col), description="query col"),
+        "head": widgets.IntSlider(value=head, min=0, max=max(most_heads - 1, head), description="head"),
+    }
+    drawn: dict[str, State] = {}
+
+    def clamp(state: State) -> tuple[State, str]:
+        state, note = attention_maps_clamp(state, model, drawn.get("state"))
+        drawn["state"] = state
+        return state, note
+
+    def limits(state: State) -> dict[str, tuple[int, int]]:
+        info = cache.blocks[state["block"]]
+        return {"row": (0, info.H - 1), "col": (0, info.W - 1), "head": (0, info.heads - 1)}
+
+    render = functools.partial(attention_maps_spec, model=model, weights_label=weights_label,
+                               display_size=display_size)  # fmt: skip
+    return Explorer(controls, render, clamp, limits, title="Attention of one query, block by block")
+
+
+BENCH_CHANGES = [dict(block="stage1.block0"), dict(row=30, col=40), dict(block="stage2.block1"), dict(head=1),
+                 dict(block="stage3.block0", head=3), dict(row=0, col=13), dict(block="stage4.block1", head=7),
+                 dict(block="stage1.block1", head=0), dict(row=55, col=55), dict(col=3)]  # fmt: skip
+"""Control changes the widget benchmark replays: block, query and head only (the photograph is timed apart)."""
+
+STATIC_STATES = [
+    dict(image="astronaut", block="stage1.block0", row=20, col=26, head=0),
+    dict(image="astronaut", block="stage1.block1", row=20, col=26, head=0),
+    dict(image="astronaut", block="stage1.block1", row=54, col=1, head=0),
+    dict(image="chelsea", block="stage2.block1", row=10, col=12, head=1),
+    dict(image="coffee", block="stage3.block1", row=6, col=6, head=2),
+    dict(image="rocket", block="stage4.block0", row=3, col=3, head=5),
+]
+
+
+def attention_maps_static(
+    model: SwinTransformer | None = None, weights_label: str | None = None, states: list[State] | None = None
+) -> go.Figure:
+    """Kernel-free version: a slider over a few (photograph, block, query, head) choices."""
+    states = states or STATIC_STATES
+    render = functools.partial(attention_maps_spec, model=model, weights_label=weights_label,
+                               display_size=STATIC_DISPLAY)  # fmt: skip
+    labels = [f"{s['image']}, {s['block']}, ({s['row']}, {s['col']}), head {s['head']}" for s in states]
+    return static_figure(render, states, labels, "photo, block, query, head")
+
+
+# =============================================================================================== receptive field
+RF_SIZE = 28
+RF_WINDOW = 7
+RF_DEPTH = 4
+RF_DIM = 8
+RF_HEADS = 2
+RF_THRESHOLD = 1e-9
+"""A token is reached when its features change by more than this fraction of the largest change."""
+
+
+@functools.lru_cache(maxsize=4)
+def receptive_field_stacks(
+    size: int = RF_SIZE, window: int = RF_WINDOW, depth: int = RF_DEPTH
+) -> tuple[dict[str, list[SwinBlock]], torch.Tensor]:
+    """Two stacks of ``depth`` real blocks with the same seeded weights -- ``"shifted"`` (shift 0, M//2, 0, ...)
+    and ``"not shifted"`` (always 0) -- and the input map ``(1, size, size, RF_DIM)`` they are probed on (float64)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        shifted = [SwinBlock(RF_DIM, RF_HEADS, window, 0 if j % 2 == 0 else window // 2, attn_impl="explicit")
+                   for j in range(depth)]  # fmt: skip
+        x = torch.randn(1, size, size, RF_DIM, dtype=torch.float64)
+    plain = [SwinBlock(RF_DIM, RF_HEADS, window, 0, attn_impl="explicit") for _ in range(depth)]
+    for p, s in zip(plain, shifted):
+        p.load_state_dict(s.state_dict())
+    stacks = {"shifted": shifted, "not shifted": plain}
+    for blocks in stacks.values():
+        for b in blocks:
+            b.double().eval().requires_grad_(False)
+    return stacks, x
+
+
+@functools.lru_cache(maxsize=256)
+def reach_counts(
+    row: int, col: int, size: int = RF_SIZE, window: int = RF_WINDOW, depth: int = RF_DEPTH
+) -> dict[str, np.ndarray]:
+    """For each stack, ``(size, size)`` ints: after how many blocks each output token first depends on input token
+    ``(row, col)`` -- 0 for the token itself, ``depth + 1`` if never within the stack.
+
+    Measured, not derived: the stack runs on the input map and on a copy whose token ``(row, col)`` is perturbed
+    (one batch of 2); after block ``k`` the tokens whose features differ are those reached in ``k`` blocks.
+    """
+    stacks, x = receptive_field_stacks(size, window, depth)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        delta = torch.zeros_like(x)
+        delta[0, row, col] = 1e-3 * torch.randn(x.shape[-1], dtype=x.dtype)
+    with torch.no_grad(), _threads(1):
+        return {name: _first_reached(blocks, x, delta, row, col) for name, blocks in stacks.items()}
+
+
+def _first_reached(blocks: list[SwinBlock], x: torch.Tensor, delta: torch.Tensor, row: int, col: int) -> np.ndarray:
+    """``(size, size)``: the first block after which each token's features change when ``delta`` is added to ``x``."""
+    size, depth = x.shape[1], len(blocks)
+    first = np.full((size, size), depth + 1, dtype=np.int64)
+    first[row, col] = 0
+    pair = torch.cat([x, x + delta])
+    for k, block in enumerate(blocks, start=1):
+        pair = block(pair)
+        change = (pair[1] - pair[0]).abs().amax(-1)
+        reached = (change > RF_THRESHOLD * change.max()).numpy()
+        first[reached & (first > k)] = k
+    return first
+
+
+def _reach_hover(first: np.ndarray, k: int) -> np.ndarray:
+    """``(size, size)`` hover strings: when each token is first reached, or that it is not within ``k`` blocks."""
+    words = [f"reached after {j} block" + ("s" if j != 1 else "") for j in range(k + 1)]
+    words[0] = "the chosen token"
+    never = f"not reached in {k} block" + ("s" if k != 1 else "")
+    size = first.shape[1]
+    return np.array([f"token ({i // size}, {i % size}): " + (words[j] if j <= k else never)
+                     for i, j in enumerate(first.ravel().tolist())]).reshape(first.shape)  # fmt: skip
+
+
+def receptive_field_spec(k: int = 2, row: int = 10, col: int = 10) -> FigureSpec:
+    """Tokens reached from input token ``(row, col)`` after ``k`` blocks, with and without the shift, and the
+    number of tokens reached after each block. Heatmaps are ``(28, 28)``: blocks until first reached, blank when
+    not reached within ``k`` blocks."""
+    counts = reach_counts(row, col)
+    stacks, _ = receptive_field_stacks()
+    panels = []
+    reached_k = {}
+    for name, first in counts.items():
+        z = np.where(first <= k, first, np.nan).astype(float)
+        reached_k[name] = int((first <= k).sum())
+        # Window outlines of block 1 (regular) and, in the shifted stack, block 2 (shifted), where the model puts them.
+        rects = [Rect(*window_pieces(c)[0]) for c in window_layout(RF_SIZE, RF_SIZE, (RF_WINDOW,) * 2, (0, 0))[0]]
+        shift = stacks[name][1].shift_size if RF_DEPTH > 1 else 0
+        if shift:
+            shifted_coords = window_layout(RF_SIZE, RF_SIZE, (RF_WINDOW,) * 2, (shift, shift))[0]
+            rects += [Rect(*p, style="dashed") for c in shifted_coords for p in window_pieces(c)]
+        rects.append(Rect(row, col, row + 1, col + 1, "highlight"))
+        shifts = ", ".join(str(b.shift_size) for b in stacks[name])
+        panels.append(Panel(
+            f"{name.capitalize()} (shifts {shifts}): {reached_k[name]} tokens", "heatmap", z=z,
+            colorscale=palette.SEQUENTIAL, zmin=0, zmax=RF_DEPTH, colorbar="blocks until reached (blank: not yet)",
+            rects=rects, x_label="token column", y_label="token row", hovertext=_reach_hover(first, k),
+        ))  # fmt: skip
+    blocks = list(range(RF_DEPTH + 1))
+    series = [Series(name, blocks, [int((first <= j).sum()) for j in blocks],
+                     color=palette.HIGHLIGHT if name == "shifted" else palette.OUTLINE, dash=name != "shifted")
+              for name, first in counts.items()]  # fmt: skip
+    panels.append(Panel("Tokens reached after each block", "lines", series=series, x_label="blocks",
+                        y_label="tokens reached"))  # fmt: skip
+    return FigureSpec(
+        title=(f"Receptive field: token ({row}, {col}) reaches {reached_k['shifted']} tokens in {k} block(s) with the "
+               f"shift, {reached_k['not shifted']} without"),
+        caption=(f"{RF_DEPTH} SwinBlocks (dim {RF_DIM}, random weights, the same in both), {RF_SIZE} x {RF_SIZE} map, "
+                 f"M={RF_WINDOW}; reached = output changes when the token is perturbed; dashed: shifted windows"),
+        panels=panels,
+    )  # fmt: skip
+
+
+def receptive_field_clamp(state: State) -> tuple[State, str]:
+    """``k`` runs from 1 to the stack depth; the token lies on the map."""
+    state = dict(state)
+    notes = []
+    if not 1 <= state["k"] <= RF_DEPTH:
+        value = state["k"]
+        state["k"] = min(max(value, 1), RF_DEPTH)
+        notes.append(f"The stacks have {RF_DEPTH} blocks: k={value} clamped to {state['k']}.")
+    for axis in ("row", "col"):
+        value = state[axis]
+        if not 0 <= value < RF_SIZE:
+            state[axis] = min(max(value, 0), RF_SIZE - 1)
+            notes.append(f"Token {axis} {value} is outside the {RF_SIZE} x {RF_SIZE} map: clamped to {state[axis]}.")
+    return state, " ".join(notes)
+
+
+def receptive_field_explorer(k: int = 2, row: int = 10, col: int = 10) -> Explorer:
+    """Blocks ``k`` and the input token; each token's reach (all ``k`` at once) is computed once and cached."""
+    import ipywidgets as widgets
+
+    controls = {
+        "k": widgets.IntSlider(value=k, min=1, max=RF_DEPTH, description="blocks k"),
+        "row": widgets.IntSlider(value=row, min=0, max=RF_SIZE - 1, description="token row"),
+        "col": widgets.IntSlider(value=col, min=0, max=RF_SIZE - 1, description="token col"),
+    }
+    return Explorer(controls, receptive_field_spec, receptive_field_clamp, title="How far a token reaches")
+
+
+RECEPTIVE_FIELD_BENCH_CHANGES = [dict(k=1), dict(k=3), dict(k=4), dict(row=0, col=0), dict(k=2), dict(row=13, col=13),
+                                 dict(k=4), dict(row=20, col=6), dict(k=1), dict(col=27)]  # fmt: skip
+"""Control changes the widget benchmark replays for the receptive-field explorer."""
+
+RECEPTIVE_FIELD_STATIC_STATES = [dict(k=1, row=10, col=10), dict(k=2, row=10, col=10), dict(k=3, row=10, col=10),
+                                 dict(k=4, row=10, col=10), dict(k=4, row=0, col=0),
+                                 dict(k=4, row=13, col=20)]  # fmt: skip
+
+
+def receptive_field_static(states: list[State] | None = None) -> go.Figure:
+    """Kernel-free version: a slider over a few (k, token) choices."""
+    states = states or RECEPTIVE_FIELD_STATIC_STATES
+    labels = [f"k={s['k']}, token ({s['row']}, {s['col']})" for s in states]
+    return static_figure(receptive_field_spec, states, labels, "blocks, token")
