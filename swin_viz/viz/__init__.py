@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import attention_maps, merging, palette, patches, windows
+from . import attention_maps, flops, mask, merging, palette, patches, relative_position, shapes, shift, windows
 from .explorer import Explorer, static_figure
 from .images import IMAGES, load_image, normalize
 from .render import to_matplotlib, to_plotly
@@ -32,7 +32,15 @@ class ExplorerEntry:
 EXPLORERS: dict[str, ExplorerEntry] = {
     "patches": ExplorerEntry(patches.patches_explorer, patches.BENCH_CHANGES, patches.patches_static),
     "windows": ExplorerEntry(windows.windows_explorer, windows.BENCH_CHANGES, windows.windows_static),
+    "shift": ExplorerEntry(shift.shift_explorer, shift.BENCH_CHANGES, shift.shift_static),
+    "mask": ExplorerEntry(mask.mask_explorer, mask.BENCH_CHANGES, mask.mask_static),
+    "relative_position": ExplorerEntry(
+        relative_position.relative_position_explorer,
+        relative_position.BENCH_CHANGES,
+        relative_position.relative_position_static,
+    ),
     "merging": ExplorerEntry(merging.merging_explorer, merging.BENCH_CHANGES, merging.merging_static),
+    "flops": ExplorerEntry(flops.flops_explorer, flops.BENCH_CHANGES, flops.flops_static),
     "attention_maps": ExplorerEntry(
         attention_maps.attention_maps_explorer, attention_maps.BENCH_CHANGES, attention_maps.attention_maps_static
     ),
@@ -41,6 +49,7 @@ EXPLORERS: dict[str, ExplorerEntry] = {
         attention_maps.RECEPTIVE_FIELD_BENCH_CHANGES,
         attention_maps.receptive_field_static,
     ),
+    "shapes": ExplorerEntry(shapes.shapes_explorer, shapes.BENCH_CHANGES, shapes.shapes_static),
 }
 """Every explorer, in the order of the book (bench/bench_widgets.py and the tests walk this)."""
 

@@ -151,9 +151,11 @@ class Explorer:
         with fig.batch_update():
             if [t.type for t in fig.data] == [t["type"] for t in new["data"]]:
                 for k, (old, fresh) in enumerate(zip(fig.data, new["data"])):
-                    if k < len(self._drawn) and _same(self._drawn[k], fresh):
+                    previous = self._drawn[k] if k < len(self._drawn) else {}
+                    if _same(previous, fresh):
                         continue
-                    old.update(fresh, overwrite=True)
+                    stale = {key: None for key in previous if key not in fresh}  # e.g. hovertext of a bigger map
+                    old.update({**stale, **fresh}, overwrite=True)
             else:
                 fig.data = ()
                 fig.add_traces(new["data"])

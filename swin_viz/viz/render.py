@@ -7,6 +7,7 @@ coordinates, a white background that reads in light and dark themes and on paper
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -126,7 +127,7 @@ def _overlay_traces(p: Panel) -> list[dict]:
 
 
 def _axis(title: str, log: bool, ticks: list[str] | None) -> dict:
-    axis: dict = dict(title=dict(text=title), type="log" if log else "-")
+    axis: dict = dict(title=dict(text=title), type="log" if log else "-", automargin=True)
     if ticks is not None:
         axis.update(tickvals=list(range(len(ticks))), ticktext=ticks)
     return axis
@@ -141,7 +142,9 @@ def to_plotly_dict(spec: FigureSpec) -> dict:
     width = (1.0 - spacing * (n - 1)) / n
     data: list[dict] = []
     layout: dict = dict(
-        title=dict(text=spec.title, subtitle=dict(text=spec.caption)) if spec.caption else dict(text=spec.title),
+        title=dict(text=spec.title, subtitle=dict(text="<br>".join(textwrap.wrap(spec.caption, 40 * n + 40))))
+        if spec.caption
+        else dict(text=spec.title),
         template=_TEMPLATE, height=spec.height, margin=dict(l=60, r=60, t=90, b=60), barmode="group",
         legend=dict(orientation="h", y=-0.2), annotations=[],
     )  # fmt: skip
@@ -205,6 +208,7 @@ def _mpl_panel(ax, p: Panel, fig) -> None:
             table = ax.table(cellText=p.rows, colLabels=p.header, loc="center")
             table.auto_set_font_size(False)
             table.set_fontsize(8)
+            table.auto_set_column_width(list(range(len(p.header))))
         ax.set_title(p.title, fontsize=10)
         return
     if p.kind == "heatmap":
@@ -235,14 +239,16 @@ def _mpl_panel(ax, p: Panel, fig) -> None:
     elif p.kind == "image":
         ax.imshow(_as_uint8(p.z), interpolation="nearest")
     elif p.kind == "lines":
-        for s in p.series:
-            ax.plot(s.x, s.y, marker="o", markersize=3, label=s.name, color=s.color, linestyle="--" if s.dash else "-")
+        for j, s in enumerate(p.series):
+            color = s.color or palette.REGION_COLORS[j % len(palette.REGION_COLORS)]  # plotly's colorway too
+            ax.plot(s.x, s.y, marker="o", markersize=3, label=s.name, color=color, linestyle="--" if s.dash else "-")
         ax.legend(fontsize=8)
     elif p.kind == "bars":
         width = 0.8 / len(p.series)
         base = np.arange(len(p.series[0].x))
         for j, s in enumerate(p.series):
-            ax.bar(base + j * width, s.y, width=width, label=s.name, color=s.color)
+            color = s.color or palette.REGION_COLORS[j % len(palette.REGION_COLORS)]
+            ax.bar(base + j * width, s.y, width=width, label=s.name, color=color)
         ax.set_xticks(base + 0.4 - width / 2, [str(x) for x in p.series[0].x], rotation=45, ha="right", fontsize=7)
         ax.legend(fontsize=8)
     if p.kind in ("heatmap", "image"):  # cell coordinates are whole numbers
@@ -266,6 +272,12 @@ def _mpl_panel(ax, p: Panel, fig) -> None:
                                linestyle="--" if look["dash"] else "-"))  # fmt: skip
     for lab in p.labels:
         ax.text(lab.col, lab.row, lab.text, ha="center", va="center", color=lab.color, fontsize=lab.size * 0.8)
+    if p.labels and p.kind in ("heatmap", "image"):  # labels may sit just outside the map (as plotly allows)
+        rows = [lab.row for lab in p.labels]
+        cols = [lab.col for lab in p.labels]
+        (x0, x1), (y1, y0) = ax.get_xlim(), ax.get_ylim()  # y is inverted for images
+        ax.set_xlim(min(x0, min(cols) - 0.5), max(x1, max(cols) + 0.5))
+        ax.set_ylim(max(y1, max(rows) + 0.5), min(y0, min(rows) - 0.5))
     ax.set_title(p.title, fontsize=10)
     ax.set_xlabel(p.x_label)
     ax.set_ylabel(p.y_label)
@@ -281,5 +293,7 @@ def to_matplotlib(spec: FigureSpec) -> MplFigure:
     axes = fig.subplots(1, n, squeeze=False)[0]
     for ax, p in zip(axes, spec.panels):
         _mpl_panel(ax, p, fig)
-    fig.suptitle(spec.title + (f"\n{spec.caption}" if spec.caption else ""), fontsize=11)
+    width = int(45 * n)  # characters per caption line, about the figure's width
+    caption = "\n".join(textwrap.wrap(spec.caption, width)) if spec.caption else ""
+    fig.suptitle(spec.title + (f"\n{caption}" if caption else ""), fontsize=11)
     return fig
