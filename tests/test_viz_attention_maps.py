@@ -11,7 +11,6 @@ from swin_viz.viz.attention_maps import (
     STATIC_DISPLAY,
     STATIC_STATES,
     _cache_for,
-    _threads,
     attention_maps_clamp,
     attention_maps_explorer,
     attention_maps_spec,
@@ -23,6 +22,7 @@ from swin_viz.viz.attention_maps import (
     receptive_field_stacks,
     receptive_field_static,
 )
+from swin_viz.viz.explorer import torch_threads
 
 HEAT = 6  # trace index of the attention heatmap: the photo panel draws an image and 5 overlay traces first
 
@@ -31,7 +31,7 @@ HEAT = 6  # trace index of the attention heatmap: the photo panel draws an image
 def probs() -> dict[str, torch.Tensor]:
     """The default model's attention on the astronaut, from our own forward pass (not the module's cache)."""
     x = normalize(load_image("astronaut", 224))[None]
-    with torch.no_grad(), _threads(1):  # small tensors: a second thread only hurts on a busy 2-core machine
+    with torch.no_grad(), torch_threads(1):  # small tensors: a second thread only hurts on a busy 2-core machine
         _, cache = default_model().run_with_cache(x, names="*.attn.probs")
     return cache
 
@@ -129,7 +129,7 @@ def test_one_forward_pass_per_image_and_weights(make_tiny) -> None:
     heat = spec.panels[1].z
     assert heat.shape == (14, 14) and 0 < heat.sum() < 1 and "padding" in spec.caption  # 7 of 16 keys are padding
     x = normalize(load_image("coffee", 224))[None]
-    with torch.no_grad(), _threads(1):
+    with torch.no_grad(), torch_threads(1):
         _, cache = original(x, names="stage3.block0.attn.probs")
     expected = brute_force_map(cache["stage3.block0.attn.probs"], 14, 14, (4, 4), (0, 0), 13, 13, 7)
     np.testing.assert_allclose(heat, expected, atol=1e-6)
@@ -166,7 +166,7 @@ def test_attention_explorer_driven_headlessly(probs) -> None:
     assert ex.state["image"] == "rocket" and _photo(ex.figure.data[0]) != photo
     rocket = _cache_for(None).probs("rocket")["stage1.block0"]
     x = normalize(load_image("rocket", 224))[None]
-    with torch.no_grad(), _threads(1):
+    with torch.no_grad(), torch_threads(1):
         _, cache = default_model().run_with_cache(x, names="stage1.block0.attn.probs")
     np.testing.assert_allclose(rocket, cache["stage1.block0.attn.probs"].numpy(), atol=1e-6)
     for change in BENCH_CHANGES:
@@ -227,11 +227,11 @@ def test_reach_agrees_with_autograd() -> None:
     first = reach_counts(row, col)["shifted"]
     x = x.clone().requires_grad_(True)
     y = x
-    with _threads(1):
+    with torch_threads(1):
         for block in stacks["shifted"][:2]:
             y = block(y)
     for o in [(10, 10), (7, 7), (3, 10), (4, 10), (13, 13), (14, 14), (17, 17), (18, 18), (0, 27), (16, 10)]:
-        with _threads(1):
+        with torch_threads(1):
             (grad,) = torch.autograd.grad(y[0, o[0], o[1]].sum(), x, retain_graph=True)
         size = grad.abs().amax(-1)[0]
         depends = bool(size[row, col] > 1e-9 * size.max())

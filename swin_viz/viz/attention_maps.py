@@ -25,10 +25,8 @@ photograph and weights); every other change only slices caches.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +38,7 @@ from ..model import SwinTransformer
 from ..shift import cyclic_shift
 from ..windows import effective_window, pad_to_window, window_partition
 from . import palette
-from .explorer import Explorer, State, static_figure
+from .explorer import Explorer, State, static_figure, torch_threads
 from .images import IMAGES, load_image, normalize
 from .spec import FigureSpec, Panel, Rect, Series
 
@@ -137,18 +135,6 @@ def window_pieces(coords: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [(r0, c0, r1, c1) for r0, r1 in _runs(valid[:, 0]) for c0, c1 in _runs(valid[:, 1])]
 
 
-@contextlib.contextmanager
-def _threads(n: int) -> Iterator[None]:
-    """Run torch on ``n`` CPU threads inside the block. Small models gain nothing from a second thread and lose a
-    lot (10x measured on the 2-core machine) when the other core is busy; the setting is restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 SMALL_MODEL = 5_000_000
 """Models with fewer parameters run their forward pass on one CPU thread (the default model has 2.3 M)."""
 
@@ -197,7 +183,7 @@ class AttentionCache:
             for attn, _ in impls:  # the fused path never materialises probs
                 attn.attn_impl = "auto"
             small = device.type == "cpu" and sum(p.numel() for p in model.parameters()) < SMALL_MODEL
-            with torch.no_grad(), _threads(1 if small else torch.get_num_threads()):
+            with torch.no_grad(), torch_threads(1 if small else torch.get_numtorch_threads()):
                 _, cache = model.run_with_cache(x, names="*.attn.probs")
         finally:
             model.train(was_training)
@@ -448,7 +434,7 @@ def reach_counts(
         torch.manual_seed(1)
         delta = torch.zeros_like(x)
         delta[0, row, col] = 1e-3 * torch.randn(x.shape[-1], dtype=x.dtype)
-    with torch.no_grad(), _threads(1):
+    with torch.no_grad(), torch_threads(1):
         return {name: _first_reached(blocks, x, delta, row, col) for name, blocks in stacks.items()}
 
 

@@ -31,7 +31,7 @@ from ..hooks import hooks, run_with_cache
 from ..shift import MASK_VALUE, region_labels, shifted_window_mask
 from ..windows import window_partition, window_reverse
 from . import palette
-from .explorer import Explorer, State, static_figure
+from .explorer import Explorer, State, static_figure, torch_threads
 from .shift import REGION_CATEGORIES, text_color_on
 from .spec import FigureSpec, Label, Panel, Rect
 
@@ -70,15 +70,10 @@ def mask_forward(H: int, W: int, M: int, s: int, seed: int = SEED) -> dict[str, 
         block = SwinBlock(dim=BLOCK_DIM, num_heads=BLOCK_HEADS, window_size=M, shift_size=s, attn_impl="auto")
         block.eval()
         x = torch.randn(1, H, W, BLOCK_DIM)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            _, on = run_with_cache(block, x, names=["attn.probs"])
-            with hooks(block, {"attn.mask": lambda module, inputs, out: torch.zeros_like(out)}):
-                _, off = run_with_cache(block, x, names=["attn.probs"])
-    finally:
-        torch.set_num_threads(threads)
+    with torch.no_grad(), torch_threads(1):
+        _, on = run_with_cache(block, x, names=["attn.probs"])
+        with hooks(block, {"attn.mask": lambda module, inputs, out: torch.zeros_like(out)}):
+            _, off = run_with_cache(block, x, names=["attn.probs"])
     return {"on": on["attn.probs"].numpy(), "off": off["attn.probs"].numpy()}
 
 
