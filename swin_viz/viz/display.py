@@ -38,10 +38,11 @@ def show(fig: go.Figure) -> None:
     from IPython.display import display
 
     bundle: dict[str, Any] = {
-        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
         "text/html": fig.to_html(include_plotlyjs=False, full_html=False, config={"responsive": True}),
         "text/plain": f"<plotly figure: {fig.layout.title.text}>",
     }
+    if os.environ.get("SWIN_VIZ_BOOK_BUILD") != "1":  # the HTML builder has no use for it (and warns)
+        bundle["application/vnd.plotly.v1+json"] = json.loads(pio.to_json(fig, validate=False))
     display(bundle, raw=True)
 
 

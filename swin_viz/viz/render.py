@@ -79,9 +79,10 @@ _TEMPLATE = {
 }
 
 
-def _heatmap_trace(p: Panel, colorbar_x: float) -> dict:
+def _heatmap_trace(p: Panel, colorbar_x: float, ydomain: list[float]) -> dict:
     trace: dict = dict(type="heatmap", z=np.asarray(p.z), showscale=p.show_scale)
-    colorbar = dict(title=dict(text=p.colorbar or "", side="right"), x=colorbar_x, len=0.85, thickness=12)
+    colorbar = dict(title=dict(text=p.colorbar or "", side="right"), x=colorbar_x, y=(ydomain[0] + ydomain[1]) / 2,
+                    yanchor="middle", len=0.9 * (ydomain[1] - ydomain[0]), thickness=12)  # fmt: skip
     if p.categories is not None:
         k = len(p.categories)
         colorbar.update(tickvals=list(range(k)), ticktext=p.categories)
@@ -136,37 +137,41 @@ def _axis(title: str, log: bool, ticks: list[str] | None) -> dict:
 def to_plotly_dict(spec: FigureSpec) -> dict:
     """``{"data": [...], "layout": {...}}`` of ``spec`` (validated against the house rules, not by plotly)."""
     spec.validate()
-    n = len(spec.panels)
-    spacing = 0.12 if any(p.kind == "heatmap" and p.show_scale for p in spec.panels) else 0.07
-    spacing = spacing if n > 1 else 0.0
-    width = (1.0 - spacing * (n - 1)) / n
+    rows, cols = spec.grid()
+    hspace = (0.16 if any(p.kind == "heatmap" and p.show_scale for p in spec.panels) else 0.1) if cols > 1 else 0.0
+    vspace = 110 / (spec.height * rows) if rows > 1 else 0.0  # ~110 px for axis title + next row's titles
+    width = (1.0 - hspace * (cols - 1)) / cols
+    tall = (1.0 - vspace * (rows - 1)) / rows
     data: list[dict] = []
+    caption = "<br>".join(textwrap.wrap(spec.caption, 60 * cols + 20))
     layout: dict = dict(
-        title=dict(text=spec.title, subtitle=dict(text="<br>".join(textwrap.wrap(spec.caption, 40 * n + 40))))
-        if spec.caption
-        else dict(text=spec.title),
-        template=_TEMPLATE, height=spec.height, margin=dict(l=60, r=60, t=90, b=60), barmode="group",
-        legend=dict(orientation="h", y=-0.2), annotations=[],
+        title=dict(text=spec.title, subtitle=dict(text=caption)) if spec.caption else dict(text=spec.title),
+        template=_TEMPLATE, height=spec.height * rows + 40 * caption.count("<br>"),
+        margin=dict(l=60, r=60, t=100 + 16 * caption.count("<br>"), b=60), barmode="group",
+        legend=dict(orientation="h", y=-0.08 if rows > 1 else -0.2), annotations=[],
     )  # fmt: skip
     for i, p in enumerate(spec.panels):
-        x0 = i * (width + spacing)
+        r, c = divmod(i, cols)
+        x0 = c * (width + hspace)
         domain = [x0, x0 + width]
-        layout["annotations"].append(dict(text=f"<b>{p.title}</b>", x=(domain[0] + domain[1]) / 2, y=1.0,
+        y1 = 1.0 - r * (tall + vspace)
+        ydomain = [max(y1 - tall, 0.0), y1]
+        layout["annotations"].append(dict(text=f"<b>{p.title}</b>", x=(domain[0] + domain[1]) / 2, y=y1,
                                           xref="paper", yref="paper", xanchor="center", yanchor="bottom",
                                           showarrow=False, font=dict(size=13)))  # fmt: skip
         if p.kind == "table":
             columns = [list(col) for col in zip(*p.rows)] if p.rows else [[] for _ in p.header]
-            data.append(dict(type="table", domain=dict(x=domain, y=[0.0, 1.0]),
+            data.append(dict(type="table", domain=dict(x=domain, y=ydomain),
                              header=dict(values=p.header, fill_color="#EEEEEE", align="left"),
                              cells=dict(values=columns, fill_color="white", align="left")))  # fmt: skip
             continue
         suffix = "" if i == 0 else str(i + 1)
         xref, yref = "x" + suffix, "y" + suffix
         xaxis = _axis(p.x_label, p.log_x, p.x_ticks) | dict(domain=domain, anchor=yref)
-        yaxis = _axis(p.y_label, p.log_y, p.y_ticks) | dict(anchor=xref)
+        yaxis = _axis(p.y_label, p.log_y, p.y_ticks) | dict(domain=ydomain, anchor=xref)
         traces: list[dict] = []
         if p.kind == "heatmap":
-            traces.append(_heatmap_trace(p, domain[1] + 0.01))
+            traces.append(_heatmap_trace(p, domain[1] + 0.01, ydomain))
         elif p.kind == "image":
             traces.append(dict(type="image", source=_png_data_uri(p.z),
                                hovertemplate=p.hover or "row %{y}, col %{x}<extra></extra>"))  # fmt: skip
@@ -288,12 +293,14 @@ def to_matplotlib(spec: FigureSpec) -> MplFigure:
     from matplotlib.figure import Figure
 
     spec.validate()
-    n = len(spec.panels)
-    fig = Figure(figsize=(4.4 * n, 4.4), layout="constrained", facecolor=palette.BACKGROUND)
-    axes = fig.subplots(1, n, squeeze=False)[0]
+    rows, cols = spec.grid()
+    fig = Figure(figsize=(4.6 * cols, 4.2 * rows + 0.6), layout="constrained", facecolor=palette.BACKGROUND)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, p in zip(axes, spec.panels):
         _mpl_panel(ax, p, fig)
-    width = int(45 * n)  # characters per caption line, about the figure's width
+    for ax in axes[len(spec.panels) :]:
+        ax.axis("off")
+    width = int(50 * cols)  # characters per caption line, about the figure's width
     caption = "\n".join(textwrap.wrap(spec.caption, width)) if spec.caption else ""
     fig.suptitle(spec.title + (f"\n{caption}" if caption else ""), fontsize=11)
     return fig

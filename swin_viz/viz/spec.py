@@ -136,6 +136,16 @@ class FigureSpec:
     panels: list[Panel]
     caption: str = ""
     height: int = 420
+    """Height of one row of panels, in pixels (plotly)."""
+    columns: int | None = None
+    """Panels per row; by default all of them when there are at most two, else two (book pages are narrow)."""
+
+    def grid(self) -> tuple[int, int]:
+        """``(rows, columns)`` of the panel grid."""
+        n = len(self.panels)
+        cols = self.columns or (n if n <= 2 else 2)
+        cols = max(1, min(cols, n))
+        return -(-n // cols), cols
 
     def validate(self) -> FigureSpec:
         if not self.title:
