@@ -4,7 +4,18 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
-from swin_viz.viz import Explorer, FigureSpec, Label, Panel, Rect, Series, static_figure, to_matplotlib, to_plotly
+from swin_viz.viz import (
+    EXPLORERS,
+    Explorer,
+    FigureSpec,
+    Label,
+    Panel,
+    Rect,
+    Series,
+    static_figure,
+    to_matplotlib,
+    to_plotly,
+)
 from swin_viz.viz.render import to_plotly_dict
 
 
@@ -118,3 +129,15 @@ def test_static_figure_rejects_states_with_different_traces() -> None:
 def test_plotly_dict_is_fast_to_validate() -> None:
     d = to_plotly_dict(FigureSpec("t", [heat(np.zeros((3, 3)))]))
     assert d["layout"]["xaxis"]["title"]["text"] == "column"
+
+
+@pytest.mark.parametrize("name", list(EXPLORERS))
+def test_every_registered_explorer_replays_its_changes_without_errors(name: str) -> None:
+    """Every explorer in the registry (what the gallery and the benchmark use): each benchmark change draws."""
+    entry = EXPLORERS[name]
+    ex = entry.explorer()
+    for change in entry.changes:
+        ex.set(**change)
+        assert "Could not draw" not in ex.message.value, (name, change, ex.message.value)
+    assert len(ex.timings) == len(entry.changes)
+    assert len(entry.static().layout.sliders[0].steps) >= 2
