@@ -1,0 +1,126 @@
+"""bench/bench_train.py on a tiny model (so it cannot rot), and its FLOPs and peak-throughput helpers."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import swin_viz
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+HAVE_TIMM = importlib.util.find_spec("timm") is not None
+
+
+@pytest.fixture(autouse=True)
+def _bench_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+
+
+def _rows(results: dict) -> dict[tuple[str, str, str], dict]:
+    return {(r["model"], r["mode"], r["variant"]): r for r in results["rows"]}
+
+
+def test_train_benchmark_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import bench_train
+
+    out_json = tmp_path / "results.json"
+    results = bench_train.main(["--quick", "--device", "cpu", "--compile", "off", "--json", str(out_json)])
+    rows = _rows(results)
+    assert set(rows) == {("swin_viz", "train", "eager"), ("swin_viz", "infer", "eager")}
+    for row in rows.values():
+        assert row["error"] is None and row["img_per_s"] > 0 and row["batch"] == 4
+        assert row["peak_mem_gb"] is None and row["mfu_pct"] is None  # CPU: no peak memory, no peak FLOP/s
+    assert "timm" in results["skipped"] and results["skipped"]["timm"]  # tiny model: no timm twin, with a reason
+    if not HAVE_TIMM:
+        assert "not importable" in results["skipped"]["timm"]
+    assert results["ratios"] == []
+    assert json.loads(out_json.read_text())["rows"][0]["model"] == "swin_viz"
+    out = capsys.readouterr().out
+    assert "skipping the timm rows" in out and "attn_impl: auto (fused" in out and "n/a (pass --peak-tflops)" in out
+
+
+def test_compile_failure_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench_train
+
+    def broken_compile(model: torch.nn.Module):
+        def fail(*args: object) -> None:
+            raise RuntimeError("backend exploded\nlong inductor log")
+
+        return fail
+
+    monkeypatch.setattr(bench_train.torch, "compile", broken_compile)
+    results = bench_train.main(["--quick", "--device", "cpu", "--compile", "both", "--peak-tflops", "1"])
+    rows = _rows(results)
+    assert rows[("swin_viz", "train", "compiled")]["error"] == "RuntimeError: backend exploded"
+    assert rows[("swin_viz", "infer", "compiled")]["img_per_s"] is None
+    eager = rows[("swin_viz", "infer", "eager")]
+    assert eager["img_per_s"] > 0 and eager["mfu_pct"] > 0  # --peak-tflops gives an MFU on any device
+
+
+def test_peak_tflops_lookup() -> None:
+    import bench_train
+
+    assert bench_train.peak_tflops("NVIDIA H100 80GB HBM3")[0] == 989.0
+    assert bench_train.peak_tflops("NVIDIA H100 PCIe")[0] == 756.0
+    assert bench_train.peak_tflops("NVIDIA H200")[0] == 989.0
+    assert bench_train.peak_tflops("NVIDIA A100-SXM4-80GB")[0] == 312.0
+    assert bench_train.peak_tflops("NVIDIA GeForce RTX 4090")[0] == 165.0
+    tflops, source = bench_train.peak_tflops("Tesla V100-SXM2-32GB")
+    assert tflops == 125.0 and "fp16" in source
+    assert bench_train.peak_tflops("cpu")[0] is None
+    assert bench_train.peak_tflops("cpu", override=50.0) == (50.0, "--peak-tflops")
+    assert bench_train.peak_tflops("NVIDIA H100 80GB HBM3", override=500.0)[0] == 500.0
+    assert bench_train.mfu(1000.0, 10**12, None) is None
+    assert bench_train.mfu(1000.0, 10**12, 2000.0) == pytest.approx(0.5)
+
+
+def test_flops_per_image_swin_t() -> None:
+    import bench_train
+
+    with torch.device("meta"):
+        model = swin_viz.swin_t()
+    infer = bench_train.flops_per_image(model, 224, train=False)
+    assert infer == pytest.approx(2 * 4.4906e9, rel=1e-3)
+    assert bench_train.flops_per_image(model, 224, train=True) == 3 * infer
+
+
+def test_ratio_rows_with_a_stand_in_timm(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The comparison path, without timm: ``swin_viz.create_model`` and a stand-in ``timm.create_model`` both build
+    the same tiny Swin (so the parameter counts match), to stay fast."""
+    import sys
+    import types
+
+    import bench_train
+
+    def tiny(drop_path_rate: float = 0.2) -> torch.nn.Module:
+        return swin_viz.SwinTransformer(
+            16, (2, 2), (2, 4), window_size=4, num_classes=10, drop_path_rate=drop_path_rate
+        )
+
+    calls = []
+
+    def create_model(name: str, **kwargs: object) -> torch.nn.Module:
+        calls.append((name, kwargs))
+        return tiny(kwargs["drop_path_rate"])
+
+    fake = types.ModuleType("timm")
+    fake.__version__ = "stand-in"
+    fake.create_model = create_model
+    monkeypatch.setitem(sys.modules, "timm", fake)
+    monkeypatch.setattr(swin_viz, "create_model", lambda name: tiny())
+    args = ["--device", "cpu", "--size", "32", "--batch-train", "2", "--batch-infer", "2", "--iters", "1"]
+    results = bench_train.main([*args, "--warmup", "1", "--compile", "off"])
+    assert calls[0] == ("swin_tiny_patch4_window7_224", {"pretrained": False, "drop_path_rate": 0.2, "img_size": 32})
+    assert results["skipped"] == {} and results["params"]["timm"] == results["params"]["swin_viz"]
+    assert {(r["model"], r["mode"]) for r in results["rows"]} == {
+        (m, mode) for m in ("swin_viz", "timm") for mode in ("train", "infer")
+    }
+    assert [(r["mode"], r["variant"], r["target"]) for r in results["ratios"]] == [
+        ("train", "eager", 1.0),
+        ("infer", "eager", 1.0),
+    ]
+    assert all(r["ratio"] > 0 and r["verdict"] in ("meets target", "below target") for r in results["ratios"])
+    out = capsys.readouterr().out
+    assert "(match)" in out and "swin_viz / timm train eager" in out
