@@ -298,6 +298,9 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: object) 
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a checkpoint is an ordinary file
     try:
         torch.save(payload, tmp)
         os.replace(tmp, path)
