@@ -62,8 +62,8 @@ SECTIONS = {
     ),
     "attention_maps": (
         "Attention maps",
-        "The attention of one query, block by block, on a real photograph, read from the "
-        "model through its hook points.",
+        "The attention of one query, block by block, on a validation digit, read through the hook points of "
+        "the small Swin the package ships (trained on the digits; a photograph with random weights on request).",
     ),
     "receptive_field": (
         "Receptive field",

@@ -8,6 +8,8 @@ import torch
 
 import swin_viz
 from swin_viz import RelativePositionBias, relative_offsets, relative_position_index
+from swin_viz.pretrained import load_pretrained
+from swin_viz.viz.attention_maps import _load_trained
 from swin_viz.viz.relative_position import (
     BENCH_CHANGES,
     STATIC_STATES,
@@ -36,7 +38,7 @@ def expected(module: RelativePositionBias, M: int, query: int, head: int) -> tup
 
 @pytest.mark.parametrize(("M", "query", "head"), STATES)
 def test_spec_data_equals_library(M: int, query: int, head: int) -> None:
-    spec = relative_position_spec(M=M, query=query, head=head)
+    spec = relative_position_spec(M=M, query=query, head=head, source="random")
     a, b, c, d = spec.panels
     index = relative_position_index(M)
     np.testing.assert_array_equal(a.z, index.numpy())
@@ -105,21 +107,26 @@ def test_learned_weights_from_a_model_and_from_a_table(tiny: swin_viz.SwinTransf
         bias_from_table(torch.zeros(10, 2))
 
 
-def test_default_table_leaves_the_callers_random_stream_alone() -> None:
+def test_drawing_leaves_the_callers_random_stream_alone() -> None:
     random_bias.cache_clear()
     torch.manual_seed(1)
     a = torch.rand(3)
     torch.manual_seed(1)
-    relative_position_spec(M=5, query=0, head=0)
+    relative_position_spec(M=5, query=0, head=0, source="random")
+    torch.testing.assert_close(torch.rand(3), a)
+    _load_trained.cache_clear()  # loading the shipped model builds one (random init) before loading its weights
+    torch.manual_seed(1)
+    relative_position_spec()
     torch.testing.assert_close(torch.rand(3), a)
 
 
 @pytest.mark.parametrize(("M", "query", "head"), STATES[::2])
 def test_both_backends_draw(M: int, query: int, head: int) -> None:
-    spec = relative_position_spec(M=M, query=query, head=head)
-    fig = to_plotly(spec)
-    assert len(heatmaps(fig)) == 4
-    assert to_matplotlib(spec) is not None
+    for spec in (relative_position_spec(M=M, query=query, head=head, source="random"),
+                 relative_position_spec(M=min(M, 4), query=query % min(M, 4) ** 2, head=head % 2)):  # fmt: skip
+        fig = to_plotly(spec)
+        assert len(heatmaps(fig)) == 4
+        assert to_matplotlib(spec) is not None
 
 
 def test_clamp_explains() -> None:
@@ -132,8 +139,8 @@ def test_clamp_explains() -> None:
     assert state["M"] == 4 and "built for M=4" in note
 
 
-def test_explorer_headless() -> None:
-    ex = relative_position_explorer()
+def test_random_explorer_headless() -> None:
+    ex = relative_position_explorer(source="random")
     assert ex.state == dict(M=7, query=24, head=0)
     ex.set(query=10, head=2)
     assert ex.state == dict(M=7, query=10, head=2)
@@ -162,6 +169,42 @@ def test_explorer_with_a_model_limits_the_window(tiny: swin_viz.SwinTransformer)
     np.testing.assert_allclose(np.asarray(heatmaps(ex.figure)[2].z), bias)
 
 
+def shipped_bias(M: int, query: int, head: int) -> np.ndarray:
+    """What the shipped model adds to a query's logits in stage1.block0: its table gathered by the index."""
+    model, _ = load_pretrained("digits-small")
+    table = model.stage1.block0.attn.relative_bias.table.detach()  # (49, 2): (2*4-1)^2 rows, 2 heads
+    return table[relative_position_index(M, table_size=4)[query], head].reshape(M, M).numpy()
+
+
+def test_default_is_the_shipped_models_table() -> None:
+    model, info = load_pretrained("digits-small")
+    assert model.stage1.block0.attn.relative_bias.table.shape == (49, 2)
+    spec = relative_position_spec()
+    assert "M=4, query 10 at (2, 2), head 0" in spec.title  # M from the model's window, the centre query
+    label = f"trained weights (digits-small, val top-1 {info['val_top1']:.1f}%)"
+    assert spec.caption.startswith(f"table of stage1.block0, {label}, head 0 of 2") and "random" not in spec.caption
+    ex = relative_position_explorer()
+    assert ex.state == dict(M=4, query=10, head=0)
+    assert (ex.controls["M"].min, ex.controls["M"].max, ex.controls["head"].max) == (2, 4, 1)
+    for M, query, head in [(4, 10, 0), (4, 0, 1), (4, 15, 1), (3, 4, 0), (2, 3, 1)]:
+        ex.set(M=M, query=query, head=head)
+        assert ex.state == dict(M=M, query=query, head=head)
+        np.testing.assert_array_equal(np.asarray(heatmaps(ex.figure)[2].z), shipped_bias(M, query, head))
+        np.testing.assert_array_equal(np.asarray(heatmaps(ex.figure)[0].z),
+                                      relative_position_index(M, table_size=4).numpy())  # fmt: skip
+    # Panel (d): the head's 7 x 7 table at (dy, dx) + 3, laid out by the library's offsets.
+    table = model.stage1.block0.attn.relative_bias.table.detach()[:, 1]
+    offsets = relative_offsets(4).reshape(-1, 2) + 3
+    grid = np.asarray(heatmaps(ex.figure)[3].z)
+    np.testing.assert_array_equal(grid[offsets[:, 0], offsets[:, 1]], table[relative_position_index(4).reshape(-1)])
+    ex.set(M=7)  # beyond the model's window: capped, explained
+    assert ex.state["M"] == 4 and "built for M=4" in ex.message.value and ex.controls["M"].max == 4
+    other = relative_position_spec(source="digits-small", path="stage3.block1", head=7)
+    assert "stage3.block1" in other.caption and "head 7 of 8" in other.caption
+    with pytest.raises(ValueError, match="unknown source"):
+        relative_position_spec(source="imagenet")
+
+
 def test_bench_changes_replay() -> None:
     assert 8 <= len(BENCH_CHANGES) <= 12
     ex = relative_position_explorer()
@@ -177,5 +220,10 @@ def test_static_one_step_per_state() -> None:
     assert len(steps) == len(STATIC_STATES)
     for step, state in zip(steps, STATIC_STATES):
         z = step.args[0]["z"]  # one entry per trace; the first heatmap is the index
-        np.testing.assert_array_equal(np.asarray(z[0]), relative_position_index(state["M"]).numpy())
+        np.testing.assert_array_equal(np.asarray(z[0]), relative_position_index(state["M"], table_size=4).numpy())
+        bias = [np.asarray(t) for t in z if t is not None][2]
+        np.testing.assert_array_equal(bias, shipped_bias(state["M"], state["query"], state["head"]))
+        assert "trained weights (digits-small" in step.args[1]["title"]["subtitle"]["text"]
     assert len(fig.to_json()) < 1_500_000
+    random = relative_position_static([dict(M=7, query=24, head=0), dict(M=12, query=77, head=2)], source="random")
+    assert "random (untrained)" in random.layout.sliders[0].steps[1].args[1]["title"]["subtitle"]["text"]

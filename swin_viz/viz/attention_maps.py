@@ -1,16 +1,26 @@
-"""Explorer 8 -- attention maps on a real photograph, and how far information travels with and without the shift.
+"""Explorer 8 -- attention maps on real inputs, and how far information travels with and without the shift.
 
 Two explorers share this module:
 
-* **Attention maps** (``attention_maps_*``). A bundled photograph goes through a :class:`swin_viz.SwinTransformer`
-  once, with :meth:`~swin_viz.SwinTransformer.run_with_cache` recording every block's ``attn.probs``
-  ``(B*nW, heads, N, N)``. Choosing a block, a query token and a head then only slices that cache: the query's
-  row of probabilities is put back on the block's ``H x W`` token map (zeros outside its window), next to the
-  photograph with the query's patch and its window outlined in pixels (a token of stage ``s`` covers
-  ``4 * 2**(s-1)`` pixels a side). In a shifted block the window is found where the model really put it: the
-  token positions go through :func:`~swin_viz.pad_to_window`, :func:`~swin_viz.cyclic_shift` and
-  :func:`~swin_viz.window_partition`, so a window that wraps round the map edge is outlined as its pieces.
-  The default model is a small, seeded, *randomly initialised* Swin, and the figure says so (``weights_label``).
+* **Attention maps** (``attention_maps_*``). Each input goes through a :class:`swin_viz.SwinTransformer` once,
+  with :meth:`~swin_viz.SwinTransformer.run_with_cache` recording every block's ``attn.probs``
+  ``(B*nW, heads, N, N)`` (and the logits). Choosing a block, a query token and a head then only slices that
+  cache: the query's row of probabilities is put back on the block's ``H x W`` token map (zeros outside its
+  window), next to the input image with the query's patch and its window outlined in pixels (a token of stage
+  ``s`` covers ``patch_size * 2**(s-1)`` pixels a side, ``patch_size`` read from the model's config). In a shifted
+  block the window is found where the model really put it: the token positions go through
+  :func:`~swin_viz.pad_to_window`, :func:`~swin_viz.cyclic_shift` and :func:`~swin_viz.window_partition`, so a
+  window that wraps round the map edge is outlined as its pieces. Where weights and inputs come from
+  (``source``), always named on the figure:
+
+  - ``"digits-small"`` (the default): the small Swin the package ships (:func:`swin_viz.pretrained.load_pretrained`),
+    trained on scikit-learn's handwritten digits, on validation digits it never trained on (32 x 32, patch 2:
+    16 x 16 tokens, 4 x 4 windows, three stages). The title gives the checkpoint's validation top-1 and the
+    caption what it is and its prediction for the chosen digit, all read from the checkpoint and the forward pass;
+  - ``"random"``: a small, seeded, *randomly initialised* Swin (4 stages, M = 7) on bundled photographs at 224,
+    labelled "randomly initialised weights";
+  - ``model=`` (e.g. official weights a user loads), on ``images=`` (an :class:`swin_viz.data.ImageSet`), or on
+    the bundled photographs at 224 when ``images`` is omitted; ``weights_label`` names the weights.
 * **Receptive field** (``receptive_field_*``). A stack of four real :class:`~swin_viz.SwinBlock` s on a
   ``28 x 28`` map with ``M = 7`` -- once alternating shift 0 / 3 as in the model, once never shifting, with the
   same weights -- and one chosen input token. An output token is *reached* after ``k`` blocks when its features
@@ -19,8 +29,8 @@ Two explorers share this module:
   it is first reached.
 
 ``BENCH_CHANGES`` (attention maps) and ``RECEPTIVE_FIELD_BENCH_CHANGES`` list the control changes the widget
-benchmark (``bench/bench_widgets.py``) replays. Changing the photograph needs one forward pass (cached per
-photograph and weights); every other change only slices caches.
+benchmark (``bench/bench_widgets.py``) replays. Changing the input image needs one forward pass (cached per
+image and weights); every other change only slices caches.
 """
 
 from __future__ import annotations
@@ -28,10 +38,12 @@ from __future__ import annotations
 import functools
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
 import torch
+import torch.nn.functional as F
 
 from ..block import SwinBlock
 from ..model import SwinTransformer
@@ -42,31 +54,48 @@ from .explorer import Explorer, State, static_figure, torch_threads
 from .images import IMAGES, load_image, normalize
 from .spec import FigureSpec, Panel, Rect, Series
 
+if TYPE_CHECKING:
+    from ..data import ImageSet
+
 __all__ = [
     "BENCH_CHANGES",
+    "DEFAULT_SOURCE",
     "RECEPTIVE_FIELD_BENCH_CHANGES",
+    "SOURCES",
     "AttentionCache",
     "attention_maps_clamp",
     "attention_maps_explorer",
     "attention_maps_spec",
     "attention_maps_static",
     "default_model",
+    "digits_val",
+    "pick_images",
     "reach_counts",
     "receptive_field_clamp",
     "receptive_field_explorer",
     "receptive_field_spec",
     "receptive_field_static",
+    "trained_model",
+    "trained_weights_label",
     "window_layout",
 ]
 
 IMAGE_SIZE = 224
-"""The model sees every photograph at 224 x 224 (stage 1: 56 x 56 tokens)."""
+"""The model sees every photograph at 224 x 224 (a patch-4 model: stage 1 has 56 x 56 tokens)."""
+DEFAULT_SOURCE = "digits-small"
+SOURCES = ("digits-small", "random")
+"""``source`` values: the shipped trained checkpoint on validation digits, or the random model on photographs."""
 DEFAULT_WEIGHTS_LABEL = "randomly initialised weights"
+CALLER_WEIGHTS_LABEL = "weights supplied by the caller"
 DEFAULT_MODEL_KWARGS: dict = dict(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), num_classes=10,
                                   drop_path_rate=0.0)  # fmt: skip
-"""The default model: the real Swin structure (4 stages, W-MSA/SW-MSA pairs, M = 7) with few channels."""
+"""The random model: the real Swin structure (4 stages, W-MSA/SW-MSA pairs, M = 7) with few channels."""
 STATIC_DISPLAY = 112
-"""Side in pixels of the photograph in the static figure (each slider step carries the photo as JSON)."""
+"""Largest side in pixels of the input image in the static figure (each slider step carries the image as JSON)."""
+INPUT_COUNT = 12
+"""Images offered from a data set: the first of each class, then the next ones in data-set order."""
+PHOTO_QUERY = (20, 26)
+"""Default stage-1 query on the photographs (a 56 x 56 map): on the astronaut's face."""
 
 
 # ================================================================================================ attention maps
@@ -76,6 +105,46 @@ def default_model() -> SwinTransformer:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         return SwinTransformer(**DEFAULT_MODEL_KWARGS).eval()
+
+
+def trained_model(name: str = DEFAULT_SOURCE) -> tuple[SwinTransformer, dict[str, Any]]:
+    """A checkpoint the package ships, loaded once: ``(model in eval mode, provenance)`` (see ``load_pretrained``)."""
+    return _load_trained(name)  # one cache key per name, however the caller spells the call
+
+
+@functools.lru_cache(maxsize=4)
+def _load_trained(name: str) -> tuple[SwinTransformer, dict[str, Any]]:
+    from ..pretrained import load_pretrained
+
+    with torch.random.fork_rng(devices=[]):  # building the model draws initial weights: keep the caller's stream
+        return load_pretrained(name)
+
+
+def trained_weights_label(name: str = DEFAULT_SOURCE) -> str:
+    """What the figure title says about a shipped checkpoint, read from its provenance."""
+    info = trained_model(name)[1]
+    return f"trained weights ({name}, val top-1 {float(info['val_top1']):.1f}%)"
+
+
+@functools.lru_cache(maxsize=1)
+def digits_val() -> ImageSet:
+    """The validation digits the shipped checkpoint never trained on: ``load_digits(size=32, split="val")``."""
+    from ..data import load_digits
+
+    return load_digits(size=32, split="val")
+
+
+def pick_images(labels: torch.Tensor, count: int = INPUT_COUNT) -> list[int]:
+    """``count`` indices into a data set: the first image of each class, then the next ones in order; the result
+    sorted by class, then index (so a dropdown lists 0, 1, 2, ...)."""
+    values = labels.tolist()
+    first: dict[int, int] = {}
+    for i, y in enumerate(values):
+        first.setdefault(y, i)
+    chosen = sorted(first.values())[:count]
+    taken = set(chosen)
+    chosen += [i for i in range(len(values)) if i not in taken][: count - len(chosen)]
+    return sorted(chosen, key=lambda i: (values[i], i))
 
 
 @dataclass(frozen=True)
@@ -89,7 +158,7 @@ class BlockInfo:
     heads: int
     window: tuple[int, int]
     shift: tuple[int, int]
-    stride: int  # image pixels per token side
+    stride: int  # image pixels per token side: patch_size * 2**(stage - 1)
 
     @property
     def kind(self) -> str:
@@ -135,8 +204,13 @@ def window_pieces(coords: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [(r0, c0, r1, c1) for r0, r1 in _runs(valid[:, 0]) for c0, c1 in _runs(valid[:, 1])]
 
 
+def _same_patch(value: int, old_stride: int, new_stride: int, size: int) -> int:
+    """The token of a map with ``new_stride`` px tokens whose patch holds the centre of token ``value`` of the old."""
+    return min((2 * value + 1) * old_stride // (2 * new_stride), size - 1)
+
+
 SMALL_MODEL = 5_000_000
-"""Models with fewer parameters run their forward pass on one CPU thread (the default model has 2.3 M)."""
+"""Models with fewer parameters run their forward pass on one CPU thread (the default models have < 3 M)."""
 
 
 def _weights_version(model: torch.nn.Module) -> tuple[int, ...]:
@@ -145,37 +219,94 @@ def _weights_version(model: torch.nn.Module) -> tuple[int, ...]:
 
 
 class AttentionCache:
-    """Every block's attention probabilities for each photograph, from ONE forward pass per (photograph, weights).
+    """Every block's attention probabilities for each input, from ONE forward pass per (input, weights).
 
-    ``probs(image)`` -> ``{block name: (B*nW, heads, N, N) float32 array}``; ``photo(image, size)`` -> the
-    photograph ``(size, size, 3)`` uint8; ``blocks`` -> ``{name: BlockInfo}`` in forward order.
+    The inputs are the bundled photographs at ``image_size`` (``images=None``), or ``INPUT_COUNT`` images of an
+    :class:`~swin_viz.data.ImageSet` (:func:`pick_images`) at their own size, named ``"{noun} {class} ({split}
+    #{index})"``. ``names`` lists them; ``probs(name)`` -> ``{block name: (B*nW, heads, N, N) float32 array}``;
+    ``prediction(name)`` -> ``(class index, probability)`` from the same pass; ``photo(name, size)`` -> the image
+    ``(size, size, 3)`` uint8; ``blocks`` -> ``{name: BlockInfo}`` in forward order; ``truth`` -> the true class
+    name of each data-set image; ``classes`` -> the class names (``None`` for the photographs).
     """
 
-    def __init__(self, model: SwinTransformer, image_size: int = IMAGE_SIZE) -> None:
+    def __init__(
+        self,
+        model: SwinTransformer,
+        image_size: int = IMAGE_SIZE,
+        images: ImageSet | None = None,
+        noun: str = "image",
+        split: str = "",
+        count: int = INPUT_COUNT,
+    ) -> None:
         self.model = model
-        self.image_size = image_size
-        self._probs: dict[tuple, dict[str, np.ndarray]] = {}
+        self._probs: dict[tuple, tuple[dict[str, np.ndarray], np.ndarray]] = {}
         self._photos: dict[tuple[str, int], np.ndarray] = {}
+        self._index: dict[str, int] = {}
+        self.truth: dict[str, str] = {}
+        if images is None:
+            self.image_size, self.noun, self.classes, self.set = image_size, "photo", None, None
+            self.names: tuple[str, ...] = IMAGES
+        else:
+            H, W = images.images.shape[-2:]
+            if H != W:
+                raise ValueError(f"the attention explorer draws square images; these are {H} x {W}")
+            self.image_size, self.noun, self.classes, self.set = H, noun, list(images.classes), images
+            where = f"{split} #" if split else "#"
+            for i in pick_images(images.labels, count):
+                truth = self.classes[int(images.labels[i])]
+                name = f"{noun} {truth} ({where}{i})" if noun != "image" else f"{truth} ({where}{i})"
+                self._index[name], self.truth[name] = i, truth
+            self.names = tuple(self._index)
         self.blocks: dict[str, BlockInfo] = {}
-        for shape, stage in zip(model.stage_shapes(image_size), model.stages):
+        for shape, stage in zip(model.stage_shapes(self.image_size), model.stages):
             H, W = shape["resolution"]
             for j, block in enumerate(stage.blocks):
                 window, shift = effective_window(H, W, block.window_size, block.shift_size)
                 name = f"{shape['stage']}.block{j}"
                 self.blocks[name] = BlockInfo(name, int(shape["stage"][5:]), H, W, shape["heads"], window, shift,
                                               shape["stride"])  # fmt: skip
+        self.default_query = PHOTO_QUERY if images is None else self._inked_token(self.names[0])
 
-    def probs(self, image: str) -> dict[str, np.ndarray]:
-        key = (image, _weights_version(self.model))
+    def pixels(self, name: str, size: int) -> torch.Tensor:
+        """Input ``name`` as ``(3, size, size)`` float in [0, 1] (a data-set image resized by repeating pixels)."""
+        if self.set is None:
+            return load_image(name, size)
+        img = self.set.images[self._index[name]].float() / 255.0
+        if img.shape[-1] != size:
+            img = F.interpolate(img[None], size=(size, size), mode="nearest-exact")[0]
+        return img
+
+    def _inked_token(self, name: str) -> tuple[int, int]:
+        """A stage-1 token on the stroke of ``name``: of the tokens with at least 3/4 of the most ink (mean
+        brightness of the patch), the one nearest the centre of the map."""
+        first = next(iter(self.blocks.values()))
+        ink = self.pixels(name, self.image_size).mean(0)[: first.H * first.stride, : first.W * first.stride]
+        ink = ink.reshape(first.H, first.stride, first.W, first.stride).mean((1, 3)).numpy()
+        r, c = np.mgrid[: first.H, : first.W]
+        distance = np.hypot(r - (first.H - 1) / 2, c - (first.W - 1) / 2)
+        best = np.where(ink >= 0.75 * ink.max(), distance, np.inf).argmin()
+        return divmod(int(best), first.W)
+
+    def probs(self, name: str) -> dict[str, np.ndarray]:
+        return self._run(name)[0]
+
+    def prediction(self, name: str) -> tuple[int, float]:
+        """The model's top class for input ``name`` and its softmax probability (from the cached forward pass)."""
+        p = self._run(name)[1]
+        k = int(p.argmax())
+        return k, float(p[k])
+
+    def _run(self, name: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        key = (name, _weights_version(self.model))
         if key not in self._probs:
             self._probs = {k: v for k, v in self._probs.items() if k[1] == key[1]}  # drop stale weights
-            self._probs[key] = self._forward(image)
+            self._probs[key] = self._forward(name)
         return self._probs[key]
 
-    def _forward(self, image: str) -> dict[str, np.ndarray]:
+    def _forward(self, name: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
         model = self.model
         device = next(model.parameters()).device
-        x = normalize(load_image(image, self.image_size))[None].to(device)
+        x = normalize(self.pixels(name, self.image_size))[None].to(device)
         was_training = model.training
         impls = [(b.attn, b.attn.attn_impl) for s in model.stages for b in s.blocks]
         try:
@@ -183,57 +314,105 @@ class AttentionCache:
             for attn, _ in impls:  # the fused path never materialises probs
                 attn.attn_impl = "auto"
             small = device.type == "cpu" and sum(p.numel() for p in model.parameters()) < SMALL_MODEL
-            with torch.no_grad(), torch_threads(1 if small else torch.get_numtorch_threads()):
-                _, cache = model.run_with_cache(x, names="*.attn.probs")
+            with torch.no_grad(), torch_threads(1 if small else torch.get_num_threads()):
+                logits, cache = model.run_with_cache(x, names="*.attn.probs")
         finally:
             model.train(was_training)
             for attn, impl in impls:
                 attn.attn_impl = impl
-        return {name.removesuffix(".attn.probs"): t.float().cpu().numpy() for name, t in cache.items()}
+        probs = {name.removesuffix(".attn.probs"): t.float().cpu().numpy() for name, t in cache.items()}
+        return probs, logits[0].float().softmax(-1).cpu().numpy()
 
-    def photo(self, image: str, size: int) -> np.ndarray:
-        if (image, size) not in self._photos:
-            img = load_image(image, size)
-            self._photos[(image, size)] = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        return self._photos[(image, size)]
+    def photo(self, name: str, size: int) -> np.ndarray:
+        if (name, size) not in self._photos:
+            img = self.pixels(name, size)
+            self._photos[(name, size)] = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        return self._photos[(name, size)]
 
 
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _cache_for(model: SwinTransformer | None) -> AttentionCache:
-    model = model if model is not None else default_model()
-    if model not in _CACHES:
-        _CACHES[model] = AttentionCache(model)
-    return _CACHES[model]
+def _cache_for(
+    model: SwinTransformer | None = None, source: str = DEFAULT_SOURCE, images: ImageSet | None = None
+) -> AttentionCache:
+    """The cache of ``model`` on ``images``; without a model, that of ``source`` (see :data:`SOURCES`)."""
+    options: dict[str, Any] = {}
+    if model is None:
+        if source == "digits-small":
+            model = trained_model(source)[0]
+            if images is None:
+                images, options = digits_val(), dict(noun="digit", split="val")
+        elif source == "random":
+            model = default_model()
+        else:
+            raise ValueError(f"unknown source {source!r}: choose one of {SOURCES}, or pass model=")
+    per_model = _CACHES.setdefault(model, {})
+    key = id(images) if images is not None else None
+    if key not in per_model:  # the entry holds ``images``, so its id cannot be reused while the entry lives
+        per_model[key] = (images, AttentionCache(model, images=images, **options))
+    return per_model[key][1]
 
 
-def _label(model: SwinTransformer | None, weights_label: str | None) -> str:
+def _weights_text(model: SwinTransformer | None, weights_label: str | None, source: str) -> tuple[str, str]:
+    """``(title label, caption sentence)`` saying which weights drew the figure."""
+    if model is None and source in SOURCES and source != "random":
+        info = trained_model(source)[1]
+        about = f"Weights: {info['what']}, {info['epochs']} epochs (swin_viz.pretrained.load_pretrained({source!r}))."
+        return weights_label or trained_weights_label(source), about
     if weights_label:
-        return weights_label
-    return DEFAULT_WEIGHTS_LABEL if model is None else "weights supplied by the caller"
+        return weights_label, ""
+    return (DEFAULT_WEIGHTS_LABEL if model is None else CALLER_WEIGHTS_LABEL), ""
+
+
+def _resolve_query(cache: AttentionCache, info: BlockInfo, row: int | None, col: int | None) -> tuple[int, int]:
+    """``row``/``col``, or where missing the cache's default stage-1 query moved to ``info``'s map."""
+    first = next(iter(cache.blocks.values()))
+    r0, c0 = cache.default_query
+    row = _same_patch(r0, first.stride, info.stride, info.H) if row is None else row
+    col = _same_patch(c0, first.stride, info.stride, info.W) if col is None else col
+    return row, col
+
+
+def _image_name(cache: AttentionCache, image: str | int | None) -> str:
+    """An input's name: ``None`` is the first, an int a position in ``cache.names``."""
+    if image is None:
+        return cache.names[0]
+    if isinstance(image, int):
+        return cache.names[image]
+    return image
 
 
 def attention_maps_spec(
-    image: str = "astronaut",
+    image: str | int | None = None,
     block: str = "stage1.block1",
-    row: int = 20,
-    col: int = 26,
+    row: int | None = None,
+    col: int | None = None,
     head: int = 0,
     model: SwinTransformer | None = None,
     weights_label: str | None = None,
-    display_size: int = IMAGE_SIZE,
+    display_size: int | None = None,
+    source: str = DEFAULT_SOURCE,
+    images: ImageSet | None = None,
 ) -> FigureSpec:
-    """The photograph with the query's patch, and the query's attention on the block's ``H x W`` token map.
+    """The input image with the query's patch, and the query's attention on the block's ``H x W`` token map.
 
-    ``row, col`` index the block's token map (stage ``s``: ``224 / 4 / 2**(s-1)`` a side); ``head`` one of the
-    stage's heads. The heatmap is row ``n`` of ``attn.probs[w, head]`` (``w, n`` = the query's window and place
-    in it, see :func:`window_layout`) scattered back to map positions: it sums to 1 over the window (minus what
-    goes to padding tokens, if the window does not divide the map). The photograph is ``display_size`` pixels a
-    side; outlines are drawn in its pixel coordinates.
+    ``image`` names one of the inputs (``None``: the first; an int: its position in the list); ``source``,
+    ``model`` and ``images`` choose weights and inputs (see the module docstring). ``row, col`` index the block's
+    token map (stage ``s``: ``image_size / patch_size / 2**(s-1)`` a side; ``None``: the default query, moved to
+    this stage); ``head`` one of the stage's heads. The heatmap is row ``n`` of ``attn.probs[w, head]``
+    (``w, n`` = the query's window and place in it, see :func:`window_layout`) scattered back to map positions:
+    it sums to 1 over the window (minus what goes to padding tokens, if the window does not divide the map). The
+    image is ``display_size`` pixels a side (``None``: the size the model sees); outlines are drawn in its pixels.
+    When the inputs have class names the caption gives the model's prediction, from the same forward pass.
     """
-    cache = _cache_for(model)
+    cache = _cache_for(model, source, images)
+    image = _image_name(cache, image)
+    if image not in cache.names:
+        raise ValueError(f"unknown {cache.noun} {image!r}; choose one of {list(cache.names)}")
+    display_size = display_size or cache.image_size
     info = cache.blocks[block]
+    row, col = _resolve_query(cache, info, row, col)
     coords, slot = window_layout(info.H, info.W, info.window, info.shift)
     w, n = (int(v) for v in slot[row, col])
     attn = cache.probs(image)[block][w, head, n]  # (N,) over the window's tokens
@@ -248,7 +427,13 @@ def attention_maps_spec(
     photo_rects.append(Rect(row * scale, col * scale, (row + 1) * scale, (col + 1) * scale, "highlight"))
     map_rects = [Rect(*p) for p in pieces] + [Rect(row, col, row + 1, col + 1, "highlight")]
 
-    label = _label(model, weights_label)
+    label, about = _weights_text(model, weights_label, source)
+    what = image
+    if cache.classes is not None:
+        k, p = cache.prediction(image)
+        predicted, truth = cache.classes[k], cache.truth.get(image)
+        verdict = "" if truth is None else (" (correct)" if predicted == truth else f" (wrong: it is {truth})")
+        what = f"{image}: the model predicts {predicted} with probability {p:.3f}{verdict}"
     Mh, Mw = info.window
     pad_mass = float(attn[~valid].sum())
     if len(pieces) > 1:
@@ -259,10 +444,10 @@ def attention_maps_spec(
         note = f"attention sums to {float(attn.sum()):.3f} over the window"
     return FigureSpec(
         title=f"Attention of query ({row}, {col}) in {block} ({info.kind}), head {head}: {label}",
-        caption=(f"{image}; {info.H} x {info.W} tokens of {info.stride} px, {Mh} x {Mw} windows, "
-                 f"shift {info.shift[0]}; {note}"),
+        caption=(f"{what}; {info.H} x {info.W} tokens of {info.stride} px, {Mh} x {Mw} windows, "
+                 f"shift {info.shift[0]}; {note}. {about}").strip(),
         panels=[
-            Panel(f"Photo: query patch ({info.stride} px) and window", "image",
+            Panel(f"{cache.noun.capitalize()}: query patch ({info.stride} px) and window", "image",
                   z=cache.photo(image, display_size), rects=photo_rects, x_label="pixel column",
                   y_label="pixel row", hover="pixel (%{y}, %{x})<extra></extra>"),
             Panel(f"Attention over {block}'s tokens", "heatmap", z=heat,
@@ -274,20 +459,26 @@ def attention_maps_spec(
 
 
 def attention_maps_clamp(
-    state: State, model: SwinTransformer | None = None, previous: State | None = None
+    state: State,
+    model: SwinTransformer | None = None,
+    previous: State | None = None,
+    source: str = DEFAULT_SOURCE,
+    images: ImageSet | None = None,
 ) -> tuple[State, str]:
-    """Make (image, block, row, col, head) consistent with the model, and say what changed.
+    """Make (image, block, row, col, head) consistent with the model and its inputs, and say what changed.
 
     When only the block changed (``previous`` is the last state drawn) and it lies in another stage, the query
     moves to the token of the new stage that covers the same image pixels; otherwise an out-of-range query or
     head is clamped to the block's token map and the stage's heads.
     """
-    cache = _cache_for(model)
+    cache = _cache_for(model, source, images)
     state = dict(state)
     notes = []
-    if state["image"] not in IMAGES:
-        notes.append(f"Unknown photograph {state['image']!r}: showing {IMAGES[0]}.")
-        state["image"] = IMAGES[0]
+    if isinstance(state["image"], int) and 0 <= state["image"] < len(cache.names):
+        state["image"] = cache.names[state["image"]]
+    if state["image"] not in cache.names:
+        notes.append(f"Unknown {cache.noun} {state['image']!r}: showing {cache.names[0]}.")
+        state["image"] = cache.names[0]
     if state["block"] not in cache.blocks:
         first = next(iter(cache.blocks))
         notes.append(f"This model has no block {state['block']!r}: showing {first}.")
@@ -297,8 +488,8 @@ def attention_maps_clamp(
     moved_block = old is not None and old.stride != info.stride
     if moved_block and (state["row"], state["col"]) == (previous["row"], previous["col"]):
         # The token of the new stage whose patch contains the centre of the old query's patch.
-        r, c = ((2 * v + 1) * old.stride // (2 * info.stride) for v in (state["row"], state["col"]))
-        r, c = min(r, info.H - 1), min(c, info.W - 1)
+        r = _same_patch(state["row"], old.stride, info.stride, info.H)
+        c = _same_patch(state["col"], old.stride, info.stride, info.W)
         if (r, c) != (state["row"], state["col"]):
             notes.append(
                 f"{state['block']} has {info.H} x {info.W} tokens of {info.stride} px: the query moved from "
@@ -321,26 +512,35 @@ def attention_maps_clamp(
 def attention_maps_explorer(
     model: SwinTransformer | None = None,
     weights_label: str | None = None,
-    image: str = "astronaut",
+    image: str | int | None = None,
     block: str = "stage1.block1",
-    row: int = 20,
-    col: int = 26,
+    row: int | None = None,
+    col: int | None = None,
     head: int = 0,
-    display_size: int = IMAGE_SIZE,
+    display_size: int | None = None,
+    source: str = DEFAULT_SOURCE,
+    images: ImageSet | None = None,
 ) -> Explorer:
-    """Photograph, block, query row/col and head; only the photograph (or new weights) runs the model.
+    """Input image, block, query row/col and head; only a new image (or new weights) runs the model.
 
-    ``display_size`` is the side of the photograph as drawn, in pixels (the model always sees it at 224).
+    By default the shipped trained model on validation digits (``source="digits-small"``); ``source="random"``
+    is the random model on photographs; ``model=`` (and ``images=``) bring your own. ``display_size`` is the side
+    of the image as drawn, in pixels (``None``: the size the model sees).
     """
     import ipywidgets as widgets
 
-    cache = _cache_for(model)
+    cache = _cache_for(model, source, images)
     first = next(iter(cache.blocks.values()))
     most_heads = max(b.heads for b in cache.blocks.values())
     block = block if block in cache.blocks else first.name  # a Dropdown refuses unknown values
-    image = image if image in IMAGES else IMAGES[0]
+    row, col = _resolve_query(cache, cache.blocks[block], row, col)
+    try:
+        image = _image_name(cache, image)
+    except IndexError:
+        image = cache.names[0]
+    image = image if image in cache.names else cache.names[0]
     controls = {
-        "image": widgets.Dropdown(options=list(IMAGES), value=image, description="photo"),
+        "image": widgets.Dropdown(options=list(cache.names), value=image, description=cache.noun),
         "block": widgets.Dropdown(options=list(cache.blocks), value=block, description="block"),
         "row": widgets.IntSlider(value=row, min=0, max=max(first.H - 1, row), description="query row"),
         "col": widgets.IntSlider(value=col, min=0, max=max(first.W - 1, col), description="query col"),
@@ -349,7 +549,7 @@ def attention_maps_explorer(
     drawn: dict[str, State] = {}
 
     def clamp(state: State) -> tuple[State, str]:
-        state, note = attention_maps_clamp(state, model, drawn.get("state"))
+        state, note = attention_maps_clamp(state, model, drawn.get("state"), source=source, images=images)
         drawn["state"] = state
         return state, note
 
@@ -358,34 +558,46 @@ def attention_maps_explorer(
         return {"row": (0, info.H - 1), "col": (0, info.W - 1), "head": (0, info.heads - 1)}
 
     render = functools.partial(attention_maps_spec, model=model, weights_label=weights_label,
-                               display_size=display_size)  # fmt: skip
+                               display_size=display_size, source=source, images=images)  # fmt: skip
     return Explorer(controls, render, clamp, limits, title="Attention of one query, block by block")
 
 
-BENCH_CHANGES = [dict(block="stage1.block0"), dict(row=30, col=40), dict(block="stage2.block1"), dict(head=1),
-                 dict(block="stage3.block0", head=3), dict(row=0, col=13), dict(block="stage4.block1", head=7),
-                 dict(block="stage1.block1", head=0), dict(row=55, col=55), dict(col=3)]  # fmt: skip
-"""Control changes the widget benchmark replays: block, query and head only (the photograph is timed apart)."""
+BENCH_CHANGES = [dict(block="stage1.block0"), dict(row=12, col=3), dict(block="stage2.block1"), dict(head=1),
+                 dict(block="stage3.block0", head=3), dict(row=0, col=3), dict(block="stage3.block1", head=7),
+                 dict(block="stage1.block1", head=0), dict(row=15, col=15), dict(col=3)]  # fmt: skip
+"""Control changes the widget benchmark replays on the default (digits) explorer: block, query and head only
+(a new image runs the model once and is timed apart)."""
 
 STATIC_STATES = [
-    dict(image="astronaut", block="stage1.block0", row=20, col=26, head=0),
-    dict(image="astronaut", block="stage1.block1", row=20, col=26, head=0),
-    dict(image="astronaut", block="stage1.block1", row=54, col=1, head=0),
-    dict(image="chelsea", block="stage2.block1", row=10, col=12, head=1),
-    dict(image="coffee", block="stage3.block1", row=6, col=6, head=2),
-    dict(image="rocket", block="stage4.block0", row=3, col=3, head=5),
+    dict(image=3, block="stage1.block0", row=2, col=6, head=0),
+    dict(image=3, block="stage1.block1", row=2, col=6, head=0),
+    dict(image=3, block="stage1.block1", row=7, col=8, head=1),
+    dict(image=8, block="stage1.block1", row=15, col=6, head=0),
+    dict(image=8, block="stage2.block1", row=4, col=3, head=2),
+    dict(image=0, block="stage3.block0", row=1, col=1, head=5),
 ]
+"""The static figure's steps on the default inputs (``image``: position in the list of validation digits, sorted
+by digit: 3 is the first 3, 8 the first 7, 0 the first 0)."""
 
 
 def attention_maps_static(
-    model: SwinTransformer | None = None, weights_label: str | None = None, states: list[State] | None = None
+    model: SwinTransformer | None = None,
+    weights_label: str | None = None,
+    states: list[State] | None = None,
+    source: str = DEFAULT_SOURCE,
+    images: ImageSet | None = None,
 ) -> go.Figure:
-    """Kernel-free version: a slider over a few (photograph, block, query, head) choices."""
+    """Kernel-free version: a slider over a few (image, block, query, head) choices.
+
+    ``states`` default to :data:`STATIC_STATES` (for the default inputs); give your own for other inputs.
+    """
     states = states or STATIC_STATES
-    render = functools.partial(attention_maps_spec, model=model, weights_label=weights_label,
-                               display_size=STATIC_DISPLAY)  # fmt: skip
+    cache = _cache_for(model, source, images)
+    states = [{**s, "image": _image_name(cache, s["image"])} for s in states]
+    render = functools.partial(attention_maps_spec, model=model, weights_label=weights_label, source=source,
+                               images=images, display_size=min(STATIC_DISPLAY, cache.image_size))  # fmt: skip
     labels = [f"{s['image']}, {s['block']}, ({s['row']}, {s['col']}), head {s['head']}" for s in states]
-    return static_figure(render, states, labels, "photo, block, query, head")
+    return static_figure(render, states, labels, f"{cache.noun}, block, query, head")
 
 
 # =============================================================================================== receptive field

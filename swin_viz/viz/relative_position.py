@@ -11,10 +11,13 @@ Four panels, for a window of ``M x M`` tokens, a chosen query token and a chosen
 (d) the head's table itself, ``(2M-1) x (2M-1)`` indexed by ``(dy, dx)``, with the ``M x M`` block of
     entries the query reads outlined.
 
-The table comes from a seeded random (untrained) :class:`~swin_viz.RelativePositionBias` unless
-``source`` (a :class:`~swin_viz.SwinTransformer` plus a block ``path``, or a ``RelativePositionBias``) or
-``table`` (a ``((2M-1)^2, heads)`` tensor) supplies learned weights. A window smaller than the table's
-``M`` reads the centre of the table, exactly as the model does on a small map.
+By default the table is a trained model's: block ``path`` (``"stage1.block0"``) of the small Swin the package
+ships (``source="digits-small"``, :func:`swin_viz.pretrained.load_pretrained`, trained on scikit-learn's digits;
+``M`` up to its window, 4), named in the caption with its validation top-1. ``source`` may instead be your own
+:class:`~swin_viz.SwinTransformer` (with ``path``) or a ``RelativePositionBias``, ``table`` a
+``((2M-1)^2, heads)`` tensor; ``source="random"`` (or ``None``) draws a seeded random (untrained)
+``RelativePositionBias(M, heads)`` for any ``M`` up to 12. A window smaller than the table's ``M`` reads the
+centre of the table, exactly as the model does on a small map.
 
 ``BENCH_CHANGES`` lists the control changes the latency benchmark replays.
 """
@@ -29,8 +32,10 @@ import plotly.graph_objects as go
 import torch
 from torch import nn
 
+from ..pretrained import PRETRAINED
 from ..relative_position import RelativePositionBias, relative_offsets, relative_position_index
 from . import palette
+from .attention_maps import DEFAULT_SOURCE, trained_model, trained_weights_label
 from .explorer import Explorer, State, static_figure
 from .spec import FigureSpec, Label, Panel, Rect
 
@@ -46,6 +51,8 @@ __all__ = [
 ]
 
 M_RANGE = (2, 12)
+RANDOM_M = 7  # the random table's default window
+RANDOM_SOURCES = (None, "random")
 MAX_OFFSET_LABELS_M = 7  # "dy,dx" labels on panel (b) up to 7 x 7 = 49 cells
 
 
@@ -91,39 +98,62 @@ def _table_layout(Mt: int) -> tuple[torch.Tensor, torch.Tensor]:
     return relative_offsets(Mt).reshape(-1, 2) + (Mt - 1), relative_position_index(Mt).reshape(-1)
 
 
+def _is_random(source: nn.Module | str | None, table: torch.Tensor | None) -> bool:
+    """Whether the figure draws the seeded random table (whose ``M`` is free), not given weights."""
+    return table is None and (source is None or (isinstance(source, str) and source in RANDOM_SOURCES))
+
+
 def _resolve(
-    M: int, heads: int, source: nn.Module | None, path: str, table: torch.Tensor | None, seed: int
+    M: int, heads: int, source: nn.Module | str | None, path: str, table: torch.Tensor | None, seed: int
 ) -> tuple[RelativePositionBias, str]:
     """The bias module to read, and where its numbers come from (for the caption)."""
     if table is not None:
         return bias_from_table(table), "table passed in"
     if isinstance(source, RelativePositionBias):
         return source, "table passed in"
-    if source is not None:
-        try:
-            module = source.get_submodule(path).attn.relative_bias
-        except AttributeError as exc:
-            raise ValueError(f"{path!r} is not a Swin block of the model (try 'stage1.block0'): {exc}") from exc
-        return module, f"table of {path}"
-    return random_bias(M, heads, seed), f"random (untrained) table, seed {seed}"
+    if _is_random(source, table):
+        return random_bias(M, heads, seed), f"random (untrained) table, seed {seed}"
+    origin = f"table of {path}"
+    if isinstance(source, str):
+        if source not in PRETRAINED:
+            raise ValueError(f"unknown source {source!r}: choose one of {[*PRETRAINED, 'random']}, or pass a model")
+        origin = f"table of {path}, {trained_weights_label(source)}"
+        source = trained_model(source)[0]
+    try:
+        module = source.get_submodule(path).attn.relative_bias
+    except AttributeError as exc:
+        raise ValueError(f"{path!r} is not a Swin block of the model (try 'stage1.block0'): {exc}") from exc
+    return module, origin
+
+
+def _defaults(
+    M: int | None, query: int | None, heads: int, source: nn.Module | str | None, path: str, table: torch.Tensor | None
+) -> tuple[int, int]:
+    """``M`` (``None``: the table's own window, 7 for the random table), ``query`` (``None``: the window's centre)."""
+    if M is None:
+        M = RANDOM_M if _is_random(source, table) else _resolve(RANDOM_M, heads, source, path, table, 0)[0].window_size
+    return M, (M // 2) * M + M // 2 if query is None else query
 
 
 def relative_position_spec(
-    M: int = 7,
-    query: int = 24,
+    M: int | None = None,
+    query: int | None = None,
     head: int = 0,
     heads: int = 3,
-    source: nn.Module | None = None,
+    source: nn.Module | str | None = DEFAULT_SOURCE,
     path: str = "stage1.block0",
     table: torch.Tensor | None = None,
     seed: int = 0,
 ) -> FigureSpec:
     """Index ``(M^2, M^2)``, the query's offsets and bias ``(M, M)``, and the head's ``(2Mt-1, 2Mt-1)`` table.
 
-    ``source`` (a model, with ``path`` naming a block, or a ``RelativePositionBias``) or ``table`` replaces the
-    default seeded random table of ``heads`` heads; ``Mt`` is the window the table was built for (``M`` when
-    random). ``M <= Mt``, ``0 <= query < M^2`` and ``0 <= head < heads`` (see :func:`relative_position_clamp`).
+    The table is block ``path``'s in ``source``: the shipped trained checkpoint by default (a name of
+    :data:`swin_viz.pretrained.PRETRAINED`), a model of yours, or a ``RelativePositionBias``; or ``table``;
+    ``source="random"`` (or ``None``) is a seeded random table of ``heads`` heads. ``Mt`` is the window the table
+    was built for (``M`` when random). ``M <= Mt`` (``None``: ``Mt``, 7 when random), ``0 <= query < M^2``
+    (``None``: the window's centre) and ``0 <= head < heads`` (see :func:`relative_position_clamp`).
     """
+    M, query = _defaults(M, query, heads, source, path, table)
     module, origin = _resolve(M, heads, source, path, table, seed)
     Mt, H = module.window_size, module.num_heads
     N = M * M
@@ -228,26 +258,32 @@ def relative_position_clamp(state: State, max_M: int = M_RANGE[1], heads: int = 
 
 
 def relative_position_explorer(
-    M: int = 7,
-    query: int = 24,
+    M: int | None = None,
+    query: int | None = None,
     head: int = 0,
     heads: int = 3,
-    source: nn.Module | None = None,
+    source: nn.Module | str | None = DEFAULT_SOURCE,
     path: str = "stage1.block0",
     table: torch.Tensor | None = None,
 ) -> Explorer:
-    """Sliders for M, the query token and the head; ``source``/``path`` or ``table`` supply learned weights."""
+    """Sliders for M, the query token and the head, on the shipped trained model's block ``path`` by default.
+
+    ``source``/``path`` or ``table`` supply other weights (the M slider then stops at their window);
+    ``source="random"`` is a seeded random table for any M up to 12.
+    """
     import ipywidgets as widgets
 
     max_M = M_RANGE[1]
-    if table is not None or source is not None:  # fail early on a bad source, not at the first draw
+    random = _is_random(source, table)
+    M, query = _defaults(M, query, heads, source, path, table)
+    if not random:  # fail early on a bad source, not at the first draw
         fixed, _ = _resolve(M, heads, source, path, table, 0)
         heads, max_M = fixed.num_heads, fixed.window_size
     render = functools.partial(relative_position_spec, heads=heads, source=source, path=path, table=table)
     clamp = functools.partial(relative_position_clamp, max_M=max_M, heads=heads)
     for m in range(min(M_RANGE[0], max_M), max_M + 1):  # warm the caches: a later M change is only drawing
-        _window_tables(m, max_M if source is not None or table is not None else m)
-        if source is None and table is None:
+        _window_tables(m, m if random else max_M)
+        if random:
             random_bias(m, heads)
 
     def limits(state: State) -> dict[str, tuple[int, int]]:
@@ -262,16 +298,27 @@ def relative_position_explorer(
 
 
 BENCH_CHANGES: list[dict] = [
-    dict(query=0), dict(query=48), dict(head=1), dict(head=2), dict(M=4, query=5), dict(M=12, query=77),
-    dict(query=143), dict(M=9, query=40), dict(head=0), dict(M=7, query=24),
+    dict(query=0), dict(query=15), dict(head=1), dict(head=0), dict(M=3, query=4), dict(M=2, query=3),
+    dict(query=0), dict(M=4, query=10), dict(head=1), dict(M=4, query=5),
 ]  # fmt: skip
+"""Control changes the latency benchmark replays on the default explorer (the shipped model: M <= 4, 2 heads)."""
 
-STATIC_STATES = [dict(M=7, query=24, head=0), dict(M=7, query=0, head=0), dict(M=7, query=48, head=1),
-                 dict(M=4, query=5, head=0), dict(M=2, query=0, head=0), dict(M=12, query=77, head=2)]  # fmt: skip
+STATIC_STATES = [dict(M=4, query=10, head=0), dict(M=4, query=0, head=0), dict(M=4, query=15, head=1),
+                 dict(M=4, query=5, head=1), dict(M=3, query=4, head=0), dict(M=2, query=0, head=1)]  # fmt: skip
+"""The static figure's steps, for the default source (stage 1 of the shipped model: window 4, 2 heads)."""
 
 
-def relative_position_static(states: list[State] | None = None) -> go.Figure:
-    """Kernel-free version: a slider over a few (M, query, head) choices of the random table."""
+def relative_position_static(
+    states: list[State] | None = None,
+    source: nn.Module | str | None = DEFAULT_SOURCE,
+    path: str = "stage1.block0",
+    table: torch.Tensor | None = None,
+) -> go.Figure:
+    """Kernel-free version: a slider over a few (M, query, head) choices, of the shipped model's table by default.
+
+    ``states`` default to :data:`STATIC_STATES` (for the default source); give your own for other sources.
+    """
     states = states or STATIC_STATES
     labels = [f"M={s['M']}, query {s['query']}, head {s['head']}" for s in states]
-    return static_figure(relative_position_spec, states, labels, "window, query, head")
+    render = functools.partial(relative_position_spec, source=source, path=path, table=table)
+    return static_figure(render, states, labels, "window, query, head")
