@@ -1,0 +1,99 @@
+"""The built HTML book in a real browser: every page loads, every plotly figure renders, nothing is broken.
+
+Needs the book built (``bash scripts/build_book.sh`` -> ``_build/html``), Debian's Chromium (``/usr/bin/chromium``)
+and the ``playwright`` package, which drives that Chromium (nothing downloads a browser). Skips with the reason
+when one is missing; CI (``.ci/run``) installs Chromium and builds the book first. Screenshots of every page go
+to ``_build/screenshots``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+
+def pages() -> list[Path]:
+    if not HTML.exists():
+        return []
+    skip = {"genindex.html", "search.html"}
+    return sorted(p for p in HTML.rglob("*.html") if p.name not in skip and "_static" not in p.parts)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
+
+    class Quiet(handler.func):  # type: ignore[name-defined]
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(HTML)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not pages():
+        pytest.skip(f"the book is not built ({HTML} missing): run bash scripts/build_book.sh first")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )  # fmt: skip
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("page", [p.relative_to(HTML).as_posix() for p in pages()] or ["(book not built)"])
+def test_page_renders(page: str, server: str, browser) -> None:
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    failed: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("requestfailed", lambda req: failed.append(req.url))
+    tab.on("response", lambda resp: failed.append(f"{resp.status} {resp.url}") if resp.status >= 400 else None)
+    # Nothing may come from the network: block every request that is not to our server.
+    tab.route(
+        re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: (failed.append(route.request.url), route.abort())
+    )
+    tab.goto(f"{server}/{page}", wait_until="load")
+    tab.wait_for_timeout(300)
+    figures = tab.evaluate("() => document.querySelectorAll('.plotly-graph-div').length")
+    drawn = tab.evaluate(
+        "() => [...document.querySelectorAll('.plotly-graph-div')].filter(d => d.querySelector('.main-svg')).length"
+    )
+    broken_images = tab.evaluate(
+        "() => [...document.images].filter(i => i.complete && i.naturalWidth === 0).map(i => i.src)"
+    )
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / (page.replace("/", "_") + ".png")), full_page=False)
+    links = tab.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    tab.close()
+    assert not errors, f"JavaScript errors on {page}: {errors}"
+    assert drawn == figures, f"{page}: {figures - drawn} of {figures} plotly figures did not render"
+    assert not broken_images, f"{page}: broken images {broken_images}"
+    assert not [f for f in failed if f.startswith("http://127.0.0.1")], f"{page}: failed requests {failed}"
+    local = [link.split("#")[0] for link in links if link.startswith(server)]
+    missing = sorted({link for link in local if not (HTML / link[len(server) + 1 :]).exists() and link != server + "/"})
+    assert not missing, f"{page}: broken links {missing}"
