@@ -24,7 +24,6 @@ SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-
 def pages() -> list[Path]:
     if not HTML.exists():
         return []
