@@ -3,7 +3,8 @@
 Usage: python scripts/execute_notebooks.py book/*.ipynb notebooks/*.ipynb
 
 Only the outputs of cells marked ``# NBVAL_CHECK_OUTPUT`` are kept (they are what nbval compares); every
-other output is cleared, so the committed notebooks stay small and the book build regenerates the rest.
+other output, and the widgets' saved state, is cleared, so the committed notebooks stay small; the book build
+regenerates the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from nbclient import NotebookClient
 
 def execute(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False,
+                            resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
+    client.execute()
+    nb.metadata.pop("widgets", None)  # live widgets' state (megabytes of plotly.js) never goes into git
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
