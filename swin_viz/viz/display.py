@@ -59,3 +59,28 @@ def live(explorer: Any) -> Any:
     if callable(explorer) and not hasattr(explorer, "widget"):
         explorer = explorer()
     return explorer.widget
+
+
+def _register_matplotlib_png() -> None:
+    """Let a bare ``matplotlib.figure.Figure`` (what :func:`~swin_viz.viz.to_matplotlib` returns) display as a
+    PNG in any kernel, whatever the matplotlib backend: importing this module is enough."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is there wherever a notebook runs
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    from matplotlib.figure import Figure
+
+    def png(fig: Figure) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
+
+    ip.display_formatter.formatters["image/png"].for_type(Figure, png)
+
+
+_register_matplotlib_png()
