@@ -1,0 +1,110 @@
+"""The lab-5 checks: a correct mask / prediction / softmax passes; typical mistakes fail with their explanation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import swin_viz
+from swin_viz.labs.mask import check_masked_softmax, check_masked_windows, check_shifted_window_mask
+
+
+def mask_from_cuts(cuts, value: float = -100.0, compare: str = "!=", order: str = "rows", partition: bool = True):
+    """A student's mask: label the rolled map slice by slice, cut it into windows, compare labels pairwise."""
+
+    def mask(H: int, W: int, M: int, s: int) -> torch.Tensor:
+        labels = torch.zeros(H, W, dtype=torch.long)
+        k = 0
+        for rows in cuts(M, s):
+            for cols in cuts(M, s):
+                labels[rows, cols] = k
+                k += 1
+        if partition:
+            windows = labels.reshape(H // M, M, W // M, M).permute(0, 2, 1, 3)
+            if order == "columns":
+                windows = windows.transpose(0, 1)
+            windows = windows.reshape(-1, M * M)
+        else:
+            windows = labels.reshape(-1, M * M)
+        a, b = windows[:, :, None], windows[:, None, :]
+        blocked = {"!=": a != b, "==": a == b, "<": a < b}[compare]
+        return torch.zeros(blocked.shape).masked_fill(blocked, value)
+
+    return mask
+
+
+def three(M: int, s: int) -> list[slice]:
+    return [slice(0, -M), slice(-M, -s), slice(-s, None)]
+
+
+def test_correct_mask_passes() -> None:
+    assert check_shifted_window_mask(mask_from_cuts(three)).passed
+    assert check_shifted_window_mask(swin_viz.shifted_window_mask).passed
+
+
+def test_two_cuts_at_minus_s_are_enough() -> None:
+    """The cut at -M lies on a window border: two slices (0, -s), (-s, None) give the same mask."""
+    assert check_shifted_window_mask(mask_from_cuts(lambda M, s: [slice(0, -s), slice(-s, None)])).passed
+
+
+@pytest.mark.parametrize(
+    ("student", "expected"),
+    [
+        (mask_from_cuts(lambda M, s: [slice(0, -M), slice(-M, None)]), "two slices, (0, -M) and (-M, None)"),
+        (mask_from_cuts(lambda M, s: [slice(0, -M), slice(-M, -s)]), "never labelled"),
+        (mask_from_cuts(three, value=1.0), "positive values *favour*"),
+        (mask_from_cuts(three, value=-1e9), "instead of -100.0"),
+        (mask_from_cuts(three, value=float("-inf")), "-inf"),
+        (mask_from_cuts(three, compare="=="), "blocks the wrong pairs"),
+        (mask_from_cuts(three, compare="<"), "not symmetric"),
+        (mask_from_cuts(three, order="columns"), "column by column"),
+        (mask_from_cuts(three, partition=False), "plain labels.reshape(-1, M*M)"),
+        (lambda H, W, M, s: swin_viz.shifted_window_mask(H, W, M, s) != 0, "the mask is bool"),
+        (lambda H, W, M, s: swin_viz.region_labels(H, W, M, s), "that is a label map"),
+    ],
+)
+def test_typical_mask_mistakes_are_explained(student, expected: str) -> None:
+    report = check_shifted_window_mask(student)
+    assert not report.passed
+    assert expected in str(report), str(report)
+
+
+def test_unwritten_mask_says_so() -> None:
+    def stub(H, W, M, s):
+        raise NotImplementedError
+
+    assert "not written yet" in str(check_shifted_window_mask(stub))
+
+
+def test_masked_windows_prediction() -> None:
+    assert check_masked_windows(15).passed
+    assert "corner window is in both" in str(check_masked_windows(16))
+    assert "not all 64 windows" in str(check_masked_windows(64))
+    assert "need *no* mask" in str(check_masked_windows(49))
+    assert "no prediction yet" in str(check_masked_windows(None))
+
+
+def test_masked_softmax() -> None:
+    assert check_masked_softmax(lambda logits, mask: torch.softmax(logits + mask, dim=-1)).passed
+
+    def renormalised(logits, mask):  # zero after the softmax, then renormalise: the same probabilities
+        p = torch.softmax(logits, dim=-1) * (mask == 0)
+        return p / p.sum(-1, keepdim=True)
+
+    assert check_masked_softmax(renormalised).passed
+
+
+@pytest.mark.parametrize(
+    ("student", "expected"),
+    [
+        (lambda logits, mask: torch.softmax(logits, dim=-1), "the mask is not applied"),
+        (lambda logits, mask: torch.softmax(logits + mask, dim=-2), "dim=-1"),
+        (lambda logits, mask: torch.softmax(logits * mask, dim=-1), "multiplied"),
+        (lambda logits, mask: torch.softmax(logits - mask, dim=-1), "subtracted"),
+        (lambda logits, mask: torch.softmax(logits, dim=-1) * (mask == 0), "after the softmax"),
+    ],
+)
+def test_typical_softmax_mistakes_are_explained(student, expected: str) -> None:
+    report = check_masked_softmax(student)
+    assert not report.passed
+    assert expected in str(report), str(report)

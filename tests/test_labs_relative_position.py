@@ -1,0 +1,74 @@
+"""The lab-6 checks: a correct index / gather / prediction passes; typical mistakes fail with their explanation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import swin_viz
+from swin_viz.labs.relative_position import check_gather_bias, check_relative_position_index, check_table_size
+
+
+def index_from(formula):
+    """A student's index: offsets (dy, dx) = query - key of the row-by-row tokens, combined by ``formula``."""
+
+    def index(M: int) -> torch.Tensor:
+        ys, xs = torch.meshgrid(torch.arange(M), torch.arange(M), indexing="ij")
+        coords = torch.stack([ys.flatten(), xs.flatten()], dim=-1)
+        d = coords[:, None, :] - coords[None, :, :]
+        return formula(d[..., 0], d[..., 1], M)
+
+    return index
+
+
+def test_correct_index_passes() -> None:
+    assert check_relative_position_index(index_from(lambda dy, dx, M: (dy + M - 1) * (2 * M - 1) + dx + M - 1)).passed
+    assert check_relative_position_index(swin_viz.relative_position_index).passed
+
+
+@pytest.mark.parametrize(
+    ("formula", "expected"),
+    [
+        (lambda dy, dx, M: (dy + M - 1) * (2 * M - 2) + dx + M - 1, "157 distinct rows instead of 169"),
+        (lambda dy, dx, M: (dx + M - 1) * (2 * M - 1) + dy + M - 1, "dy and dx are swapped"),
+        (lambda dy, dx, M: dy * (2 * M - 1) + dx, "not shifted by M - 1"),
+        (lambda dy, dx, M: (M - 1 - dy) * (2 * M - 1) + M - 1 - dx, "key minus query"),
+        (lambda dy, dx, M: ((dy + M - 1) * (2 * M - 1) + dx + M - 1).float(), "integers"),
+        (lambda dy, dx, M: (dy + M - 1) * (2 * M) + dx + M - 1, "the multiplier is 2M"),
+    ],
+)
+def test_typical_index_mistakes_are_explained(formula, expected: str) -> None:
+    report = check_relative_position_index(index_from(formula))
+    assert not report.passed
+    assert expected in str(report), str(report)
+
+
+def gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    N, heads = index.shape[0], table.shape[1]
+    return table[index.reshape(-1)].reshape(N, N, heads).permute(2, 0, 1)
+
+
+def test_correct_gather_passes() -> None:
+    assert check_gather_bias(gather).passed
+
+
+@pytest.mark.parametrize(
+    ("student", "expected"),
+    [
+        (lambda table, index: table[index], "the heads are last"),
+        (lambda table, index: table[index.reshape(-1)].reshape(table.shape[1], *index.shape), "then permute(2, 0, 1)"),
+        (lambda table, index: gather(table, index.T), "transposed"),
+    ],
+)
+def test_typical_gather_mistakes_are_explained(student, expected: str) -> None:
+    report = check_gather_bias(student)
+    assert not report.passed
+    assert expected in str(report), str(report)
+
+
+def test_table_size_prediction() -> None:
+    assert check_table_size(23**2, 12**4).passed
+    text = str(check_table_size(24**2, 12**2))
+    assert "2M - 1 values per axis, not 2M" in text and "M^2 is the number of tokens" in text
+    assert "square it" in str(check_table_size(23, 12**4))
+    assert "no prediction yet" in str(check_table_size(None, None))
