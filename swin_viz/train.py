@@ -344,7 +344,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             train_loader.load_state_dict(state["loader"])
         if rt.main:
             print(
-                f"resumed from {ckpt_path} after epoch {state['epoch']} ({report.layout}, {len(report.loaded)} tensors)"
+                f"resumed from {ckpt_path} after epoch {state['epoch'] + 1} ({report.layout}, {len(report.loaded)} tensors)"
             )
     elif cfg.resume and rt.main:
         print(f"--resume: no checkpoint at {ckpt_path}; starting from scratch")
