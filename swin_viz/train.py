@@ -343,9 +343,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         if train_loader != "synthetic" and "loader" in state:
             train_loader.load_state_dict(state["loader"])
         if rt.main:
-            print(
-                f"resumed from {ckpt_path} after epoch {state['epoch'] + 1} ({report.layout}, {len(report.loaded)} tensors)"
-            )
+            done = state["epoch"] + 1
+            print(f"resumed from {ckpt_path} after epoch {done} ({report.layout}, {len(report.loaded)} tensors)")
     elif cfg.resume and rt.main:
         print(f"--resume: no checkpoint at {ckpt_path}; starting from scratch")
 
