@@ -26,3 +26,24 @@ def test_report_collects_and_prints() -> None:
     text = str(report)
     assert not report.passed and "NOT YET" in text and "not written yet" in text and "raised RuntimeError" in text
     assert Report("empty").passed is False
+
+
+def test_student_calls_and_rng_isolation() -> None:
+    from swin_viz.labs._check import call_student, own_rng, run_student
+
+    assert run_student(lambda x: x + 1, 1) == (2, "")
+    assert run_student(lambda: 1 / 0)[1] == "raised ZeroDivisionError: division by zero"
+    report = Report("calls")
+    assert call_student(report, "ok", lambda: 3) == (True, 3)
+    assert call_student(report, "bad", lambda: [][0]) == (False, None) and "IndexError" in str(report)
+
+    @own_rng
+    def check() -> Report:
+        torch.rand(5)
+        return Report("rng")
+
+    torch.manual_seed(1)
+    before = torch.rand(3)
+    torch.manual_seed(1)
+    check()
+    assert torch.equal(torch.rand(3), before)

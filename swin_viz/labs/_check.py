@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -66,3 +67,37 @@ def compare(report: Report, name: str, fn: Callable[..., Any], args: tuple, want
         return report.add(name, False, f"raised {type(exc).__name__}: {exc}")
     why = explain_difference(got, want)
     return report.add(name, not why, why)
+
+
+def run_student(fn: Callable[..., Any], *args: Any) -> tuple[Any, str]:
+    """``(fn(*args), "")``, or ``(None, why)`` when the student's function raised: never stops the notebook."""
+    try:
+        return fn(*args), ""
+    except NotImplementedError:
+        return None, "not written yet (NotImplementedError)"
+    except Exception as exc:  # the student's code failed: say how
+        return None, f"raised {type(exc).__name__}: {exc}"
+
+
+def call_student(report: Report, name: str, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    """``(True, fn(*args))``, or ``(False, None)`` after adding the explained failure to ``report``."""
+    result, why = run_student(fn, *args)
+    if why:
+        report.add(name, False, why)
+        return False, None
+    return True, result
+
+
+_F = TypeVar("_F", bound=Callable[..., Report])
+
+
+def own_rng(check: _F) -> _F:
+    """Run a check (and the student's code inside it) on a forked, seeded RNG: checking never moves the global seed."""
+
+    @functools.wraps(check)
+    def wrapper(*args: Any, **kwargs: Any) -> Report:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return check(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

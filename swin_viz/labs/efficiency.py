@@ -14,11 +14,10 @@ typical mistake it recognises.
 from __future__ import annotations
 
 import copy
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,7 +26,7 @@ from ..block import SwinBlock
 from ..flops import swin_block_macs, window_attention_macs
 from ..model import SwinTransformer
 from ..windows import num_windows
-from ._check import Report
+from ._check import Report, call_student, own_rng
 
 __all__ = [
     "SavedTensor",
@@ -39,31 +38,6 @@ __all__ = [
     "shift_vs_pad",
     "window_macs_ratio",
 ]
-
-_F = TypeVar("_F", bound=Callable[..., Report])
-
-
-def _own_rng(check: _F) -> _F:
-    """Run a check (and the student's code inside it) on a forked RNG: checking never moves the global seed."""
-
-    @functools.wraps(check)
-    def wrapper(*args: Any, **kwargs: Any) -> Report:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            return check(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _call(report: Report, name: str, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
-    """``(True, fn(*args))``, or ``(False, None)`` after adding an explained failure to ``report``."""
-    try:
-        return True, fn(*args)
-    except NotImplementedError:
-        report.add(name, False, "not written yet (NotImplementedError)")
-    except Exception as exc:  # the student's code failed: say how, do not stop the notebook
-        report.add(name, False, f"raised {type(exc).__name__}: {exc}")
-    return False, None
 
 
 def _is_number(x: Any) -> bool:
@@ -160,14 +134,14 @@ def _explain_macs(got: Any, n: int, h: int, w: int, M: int, C: int, heads: int, 
     return f"{which} is {got:,.0f}, expected {want:,} ({n} windows x {per:,} MACs per window)"
 
 
-@_own_rng
+@own_rng
 def check_shift_vs_pad(fn: Callable[[int, int, int, int, int], tuple]) -> Report:
     """Exercise 1: ``fn(h, w, M, C, heads) -> (windows_shift, windows_pad, macs_shift, macs_pad)`` must equal
     :func:`shift_vs_pad` on every case of :data:`SHIFT_CASES`."""
     report = Report("Exercise 1, cyclic shift vs padding")
     for h, w, M, C, heads in SHIFT_CASES:
         name = f"{h}x{w} map, M={M}, C={C}, {heads} heads"
-        ok, got = _call(report, name, fn, h, w, M, C, heads)
+        ok, got = call_student(report, name, fn, h, w, M, C, heads)
         if not ok:
             continue
         if not isinstance(got, (tuple, list)) or len(got) != 4:
@@ -301,7 +275,7 @@ def _explain_saved(got: Any, saved: list[SavedTensor], want: int) -> str:
     return f"got {got:,.0f} bytes, expected {want:,} ({len(distinct)} distinct storages saved, parameters excluded)"
 
 
-@_own_rng
+@own_rng
 def check_saved_bytes(fn: Callable[..., Any]) -> Report:
     """Exercise 2: ``fn(module, *inputs)`` must equal :func:`saved_tensor_bytes` on every case (one tensor saved
     twice, a model that saves its weights, bfloat16, a shifted Swin block, gradient checkpointing)."""
@@ -309,7 +283,7 @@ def check_saved_bytes(fn: Callable[..., Any]) -> Report:
     for name, module, inputs in _saved_cases():
         saved = saved_tensors(module, *inputs)
         want = saved_tensor_bytes(module, *inputs)
-        ok, got = _call(report, name, fn, module, *inputs)
+        ok, got = call_student(report, name, fn, module, *inputs)
         if ok:
             why = _explain_saved(got, saved, want)
             report.add(name, not why, why)
@@ -361,7 +335,7 @@ def _ratio_mistakes(stage: int) -> list[tuple[float, str]]:
     ]  # fmt: skip
 
 
-@_own_rng
+@own_rng
 def check_window_macs_ratio(ratio: Any, stage: int = 1) -> Report:
     """Exercise 3: the MACs of a Swin-T block with M=14 over the same block with M=7 (224 input), to 1%."""
     side, C, _ = RATIO_STAGES[stage]

@@ -11,49 +11,25 @@ colour channel), compares it with :mod:`swin_viz`, and names the typical mistake
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..patches import PatchEmbed, patch_partition
-from ._check import Report, explain_difference
+from ._check import Report, call_student, explain_difference, own_rng
 
 __all__ = ["check_embedding_numbers", "check_linear_from_conv", "check_pad_image", "check_patch_partition"]
 
 _SEED = 0
-_F = TypeVar("_F", bound=Callable[..., Report])
-
-
-def _own_rng(check: _F) -> _F:
-    """Run a check (and the student's code inside it) on a forked RNG: checking never moves the global seed."""
-
-    @functools.wraps(check)
-    def wrapper(*args: Any, **kwargs: Any) -> Report:
-        with torch.random.fork_rng(devices=[]):
-            return check(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _random(*shape: int, seed: int = _SEED) -> torch.Tensor:
     """A reproducible random tensor that leaves the global RNG alone."""
     g = torch.Generator().manual_seed(seed)
     return torch.randn(*shape, generator=g)
-
-
-def _call(report: Report, name: str, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
-    """``(True, fn(*args))``, or ``(False, None)`` after adding an explained failure to ``report``."""
-    try:
-        return True, fn(*args)
-    except NotImplementedError:
-        report.add(name, False, "not written yet (NotImplementedError)")
-    except Exception as exc:  # the student's code failed: say how, do not stop the notebook
-        report.add(name, False, f"raised {type(exc).__name__}: {exc}")
-    return False, None
 
 
 def _close(got: Any, want: torch.Tensor) -> bool:
@@ -111,7 +87,7 @@ def _explain_partition(got: Any, x: torch.Tensor, p: int, want: torch.Tensor) ->
     return generic
 
 
-@_own_rng
+@own_rng
 def check_patch_partition(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
     """Exercise 1: ``fn(x, p)`` must equal :func:`swin_viz.patch_partition` on every case of ``PARTITION_CASES``."""
     report = Report("Exercise 1, patch_partition")
@@ -119,7 +95,7 @@ def check_patch_partition(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Re
         x = _random(*shape, seed=_SEED + k)
         want = patch_partition(x, p)
         name = f"x of shape {shape}, p={p} -> {tuple(want.shape)}"
-        ok, got = _call(report, name, fn, x.clone(), p)
+        ok, got = call_student(report, name, fn, x.clone(), p)
         if not ok:
             odd = [f"C={shape[1]}"] if shape[1] != 3 else []
             odd += [f"p={p}"] if p != 4 else []
@@ -166,7 +142,7 @@ def _explain_linear(lin: nn.Linear, conv: nn.Conv2d, tokens: torch.Tensor, got: 
     return generic
 
 
-@_own_rng
+@own_rng
 def check_linear_from_conv(fn: Callable[[nn.Conv2d], nn.Linear]) -> Report:
     """Exercise 2: ``fn(conv)`` returns an ``nn.Linear`` with ``linear(patch_partition(x, p))`` equal to
     ``conv(x)`` (channels-last), for the convs of ``LINEAR_CASES``; the conv itself must be left unchanged."""
@@ -177,7 +153,7 @@ def check_linear_from_conv(fn: Callable[[nn.Conv2d], nn.Linear]) -> Report:
         before = [t.detach().clone() for t in conv.parameters()]
         x = _random(2, cin, H, W, seed=_SEED + k)
         name = f"Conv2d({cin}, {cout}, kernel_size={p}, stride={p}, bias={has_bias}) on {H}x{W}"
-        ok, lin = _call(report, name, fn, conv)
+        ok, lin = call_student(report, name, fn, conv)
         if not ok:
             continue
         if not isinstance(lin, nn.Linear):
@@ -196,7 +172,7 @@ def check_linear_from_conv(fn: Callable[[nn.Conv2d], nn.Linear]) -> Report:
         tokens = patch_partition(x, p)
         with torch.no_grad():
             want = conv(x).permute(0, 2, 3, 1)
-            ok, got = _call(report, name, lin, tokens)
+            ok, got = call_student(report, name, lin, tokens)
             if not ok:
                 continue
             why = _explain_linear(lin, conv, tokens, got, want)
@@ -314,7 +290,7 @@ def _explain_pad(got: Any, x: torch.Tensor, p: int, want: torch.Tensor) -> str:
     return generic
 
 
-@_own_rng
+@own_rng
 def check_pad_image(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
     """Exercise 4: ``fn(x, p)`` zero-pads at the bottom and right to multiples of ``p``; the result must equal
     the reference and be accepted by :class:`swin_viz.PatchEmbed`."""
@@ -323,7 +299,7 @@ def check_pad_image(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
         x = _random(*shape, seed=_SEED + k)
         want = reference_pad(x, p)
         name = f"x of shape {shape}, p={p} -> {tuple(want.shape)}"
-        ok, got = _call(report, name, fn, x.clone(), p)
+        ok, got = call_student(report, name, fn, x.clone(), p)
         if not ok:
             continue
         why = _explain_pad(got, x, p, want)

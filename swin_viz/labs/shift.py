@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ..shift import cyclic_shift, region_labels, reverse_cyclic_shift
-from ._check import Report, explain_difference
+from ._check import Report, explain_difference, run_student
 
 __all__ = [
     "NAIVE_CASES",
@@ -50,16 +50,6 @@ REGION_CASES: list[tuple[int, int, int, int]] = [
 NAIVE_CASES: list[tuple[int, int, int, int]] = [(8, 8, 4, 2), (56, 56, 7, 3), (12, 20, 4, 2), (15, 10, 5, 2),
                                                 (28, 28, 7, 1), (8, 8, 4, 0)]  # fmt: skip
 """``(H, W, M, s)``: the paper's example, Swin-T stage 1, non-square maps, odd M, a small shift, no shift."""
-
-
-def _call(fn: Callable[..., Any], *args: Any) -> tuple[Any, str]:
-    """``(result, "")``, or ``(None, why)`` if the student's function raised."""
-    try:
-        return fn(*args), ""
-    except NotImplementedError:
-        return None, "not written yet (NotImplementedError)"
-    except Exception as exc:  # the student's code failed: say how, do not stop the notebook
-        return None, f"raised {type(exc).__name__}: {exc}"
 
 
 def _same(got: Any, want: torch.Tensor) -> bool:
@@ -107,16 +97,16 @@ def check_cyclic_shift(
     for B, H, W, C, s in SHIFT_CASES:
         x = torch.randn(B, H, W, C, generator=gen)
         size = f"{H}x{W}" + (" (not square)" if H != W else "") + (f", {B} images" if B > 1 else "") + f", s={s}"
-        got, err = _call(shift, x.clone(), s)
+        got, err = run_student(shift, x.clone(), s)
         why = err or _explain_roll(got, cyclic_shift(x, s), x, s, -1)
         report.add(f"shift {size}", not why, why)
         y = cyclic_shift(x, s)
-        got, err = _call(unshift, y.clone(), s)
+        got, err = run_student(unshift, y.clone(), s)
         why = err or _explain_roll(got, reverse_cyclic_shift(y, s), y, s, +1)
         report.add(f"unshift {size}", not why, why)
     x = torch.randn(2, 12, 8, 3, generator=gen)
-    shifted, err = _call(shift, x.clone(), 3)
-    back, err2 = _call(unshift, shifted, 3) if not err else (None, err)
+    shifted, err = run_student(shift, x.clone(), 3)
+    back, err2 = run_student(unshift, shifted, 3) if not err else (None, err)
     why = err2 or ("" if _same(back, x) else "unshift(shift(x, s), s) is not x: the two rolls must cancel exactly")
     report.add("round trip: unshift(shift(x, s), s) == x", not why, why)
     return report
@@ -203,7 +193,7 @@ def check_region_labels(fn: Callable[[int, int, int, int], torch.Tensor]) -> Rep
     """Check ``fn(H, W, M, s) -> (H, W)`` region labels against :func:`swin_viz.region_labels`."""
     report = Report("region labels")
     for H, W, M, s in REGION_CASES:
-        got, err = _call(fn, H, W, M, s)
+        got, err = run_student(fn, H, W, M, s)
         why = err or _explain_regions(got, H, W, M, s)
         name = f"{H}x{W}, M={M}, s={s}" + (" (not square)" if H != W else "") + (" (s != M/2)" if 2 * s != M else "")
         report.add(name, not why, why)
@@ -242,7 +232,7 @@ def check_naive_windows(fn: Callable[[int, int, int, int], int]) -> Report:
     report = Report("windows of the naive shifted partition")
     for H, W, M, s in NAIVE_CASES:
         want = naive_window_count(H, W, M, s)
-        got, err = _call(fn, H, W, M, s)
+        got, err = run_student(fn, H, W, M, s)
         name = f"{H}x{W}, M={M}, s={s}" + (" (not square)" if H != W else "") + (" (no shift)" if s == 0 else "")
         if err:
             report.add(name, False, err)

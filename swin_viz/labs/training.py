@@ -15,10 +15,9 @@ one it is.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,34 +25,9 @@ from torch import nn
 
 from ..model import SwinTransformer
 from ..train import SMALL_MODEL, lr_at, param_groups, soft_cross_entropy
-from ._check import Report, explain_difference
+from ._check import Report, call_student, explain_difference, own_rng
 
 __all__ = ["check_lr_at", "check_param_groups", "check_soft_cross_entropy", "smooth_targets"]
-
-_F = TypeVar("_F", bound=Callable[..., Report])
-
-
-def _own_rng(check: _F) -> _F:
-    """Run a check (and the student's code inside it) on a forked RNG: checking never moves the global seed."""
-
-    @functools.wraps(check)
-    def wrapper(*args: Any, **kwargs: Any) -> Report:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            return check(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _call(report: Report, name: str, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
-    """``(True, fn(*args))``, or ``(False, None)`` after adding an explained failure to ``report``."""
-    try:
-        return True, fn(*args)
-    except NotImplementedError:
-        report.add(name, False, "not written yet (NotImplementedError)")
-    except Exception as exc:  # the student's code failed: say how, do not stop the notebook
-        report.add(name, False, f"raised {type(exc).__name__}: {exc}")
-    return False, None
 
 
 # =========================================================================================== exercise 1: lr_at
@@ -117,7 +91,7 @@ def _phase(step: int, total: int, warmup: int) -> str:
     return "after total_steps"
 
 
-@_own_rng
+@own_rng
 def check_lr_at(fn: Callable[[int, int, int, float], float]) -> Report:
     """Exercise 1: ``fn(step, total_steps, warmup_steps, peak)`` must equal :func:`swin_viz.train.lr_at` at every
     step of every schedule in :data:`LR_CASES` (and past the end)."""
@@ -128,7 +102,7 @@ def check_lr_at(fn: Callable[[int, int, int, float], float]) -> Report:
         got: list[float] = []
         failed = False
         for s in steps:
-            ok, value = _call(report, name, fn, s, total, warmup, peak)
+            ok, value = call_student(report, name, fn, s, total, warmup, peak)
             if not ok:
                 failed = True
                 break
@@ -204,14 +178,14 @@ _WHY_KIND = {
 }
 
 
-@_own_rng
+@own_rng
 def check_param_groups(fn: Callable[[nn.Module, float], list[dict[str, Any]]]) -> Report:
     """Exercise 2: ``fn(model, weight_decay)`` must give every trainable parameter the weight decay that
     :func:`swin_viz.train.param_groups` gives it (in any number of groups), each exactly once."""
     report = Report("Exercise 2, the weight-decay split")
     wd = 0.05
     for label, model in _models():
-        ok, groups = _call(report, label, fn, model, wd)
+        ok, groups = call_student(report, label, fn, model, wd)
         if not ok:
             continue
         if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) and "params" in g for g in groups):
@@ -295,7 +269,7 @@ def _loss_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> list[tuple[to
     ]  # fmt: skip
 
 
-@_own_rng
+@own_rng
 def check_soft_cross_entropy(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     targets_fn: Callable[[torch.Tensor, int, float], torch.Tensor] | None = None,
@@ -308,7 +282,7 @@ def check_soft_cross_entropy(
         for B, K, eps in [(6, 10, 0.1), (4, 1000, 0.1), (5, 3, 0.3)]:
             y = torch.randint(0, K, (B,), generator=g)
             name = f"targets: {B} labels, {K} classes, eps {eps}"
-            ok, got = _call(report, name, targets_fn, y, K, eps)
+            ok, got = call_student(report, name, targets_fn, y, K, eps)
             if not ok:
                 continue
             want = smooth_targets(y, K, eps)
@@ -333,7 +307,7 @@ def check_soft_cross_entropy(
         ("loss: bfloat16 logits (computed in float32)", logits.to(torch.bfloat16), smooth),
     ]
     for name, z, t in cases:
-        ok, got = _call(report, name, loss_fn, z, t)
+        ok, got = call_student(report, name, loss_fn, z, t)
         if not ok:
             continue
         want = soft_cross_entropy(z, t)

@@ -21,7 +21,7 @@ import torch
 
 from ..flops import omega_msa, omega_wmsa
 from ..windows import window_partition
-from ._check import Report, explain_difference
+from ._check import Report, explain_difference, run_student
 
 __all__ = ["PARTITION_CASES", "check_omega", "check_window_partition", "check_window_reverse", "positions"]
 
@@ -33,16 +33,6 @@ def positions(B: int, H: int, W: int) -> torch.Tensor:
     """A ``(B, H, W, 3)`` map whose features are each token's ``(image, row, column)``."""
     b, r, c = torch.meshgrid(torch.arange(B), torch.arange(H), torch.arange(W), indexing="ij")
     return torch.stack([b, r, c], dim=-1).float()
-
-
-def _call(fn: Callable[..., Any], *args: Any) -> tuple[Any, str]:
-    """``(result, "")``, or ``(None, why)`` if the student's function raised."""
-    try:
-        return fn(*args), ""
-    except NotImplementedError:
-        return None, "not written yet (NotImplementedError)"
-    except Exception as exc:  # the student's code failed: say how, do not stop the notebook
-        return None, f"raised {type(exc).__name__}: {exc}"
 
 
 def _span(values: torch.Tensor) -> str:
@@ -117,12 +107,12 @@ def check_window_partition(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> R
     """Check ``fn(x, M)``, ``(B, H, W, C) -> (B * nW, M, M, C)``, against :func:`swin_viz.window_partition`."""
     report = Report("window_partition")
     for B, H, W, M in PARTITION_CASES:
-        got, err = _call(fn, positions(B, H, W), M)
+        got, err = run_student(fn, positions(B, H, W), M)
         why = err or _explain_partition(got, B, H, W, M)
         name = f"{B} image{'s' if B > 1 else ''} {H}x{W}, M={M}" + (" (not square)" if H != W else "")
         report.add(name, not why, why)
     x = torch.randn(2, 12, 8, 5, generator=torch.Generator().manual_seed(0))
-    got, err = _call(fn, x, 4)
+    got, err = run_student(fn, x, 4)
     why = err or explain_difference(got, window_partition(x, 4), "output")
     report.add("random features, C=5", not why, why)
     return report
@@ -178,12 +168,12 @@ def check_window_reverse(fn: Callable[[torch.Tensor, int, int, int], torch.Tenso
     report = Report("window_reverse")
     for B, H, W, M in PARTITION_CASES:
         windows = window_partition(positions(B, H, W), M)
-        got, err = _call(fn, windows, M, H, W)
+        got, err = run_student(fn, windows, M, H, W)
         why = err or _explain_reverse(got, B, H, W, M)
         name = f"{B} image{'s' if B > 1 else ''} {H}x{W}, M={M}" + (" (not square)" if H != W else "")
         report.add(name, not why, why)
     x = torch.randn(3, 8, 12, 5, generator=torch.Generator().manual_seed(0))
-    got, err = _call(fn, window_partition(x, 4), 4, 8, 12)
+    got, err = run_student(fn, window_partition(x, 4), 4, 8, 12)
     if err:
         why = err
     elif (isinstance(got, torch.Tensor) and got.shape == x.shape and not torch.equal(got, x)
