@@ -1,0 +1,309 @@
+"""Augmentation on whole batches, on the device: crops for in-memory sets, RandAugment, random erasing, Mixup/CutMix.
+
+The paper's recipe (App. A2.1; DeiT's, written in timm as ``rand-m9-mstd0.5-inc1``, random erasing 0.25, Mixup
+0.8, CutMix 1.0, switch probability 0.5, label smoothing 0.1). Where a maintained library does the job, it is used:
+
+* RandAugment and random erasing: ``kornia.augmentation`` (:class:`BatchAugment`), on the device;
+* Mixup's and CutMix's lambda: ``numpy.random.Generator.beta`` on the host (a Python float: no device sync).
+
+:func:`augment_batch` is the random-resized crop and flip of in-memory sets (digits, CIFAR-10, a folder decoded
+into memory), all samples in one ``grid_sample``; streamed images are cropped in the loader's workers instead
+(:mod:`swin_viz.data.transforms`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .transforms import RRC_RATIO, RRC_SCALE, normalize
+
+__all__ = ["BatchAugment", "MixupCutmix", "augment_batch", "mixup_cutmix"]
+
+_CROP_TRIES = 10
+
+
+def _crop_thetas(
+    n: int,
+    H: int,
+    W: int,
+    generator: torch.Generator,
+    device: torch.device,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    flip: bool,
+) -> torch.Tensor:
+    """``(n, 2, 3)`` affine matrices (``affine_grid``'s convention) of random-resized crops with optional flips.
+
+    Like the usual RandomResizedCrop: area fraction ~ U(scale), log aspect ratio ~ U(log ratio), up to 10 tries
+    for a box that fits (first one that does wins), else a center crop with the aspect ratio clamped to ``ratio``;
+    position uniform. Continuous coordinates, no rounding to pixels. Always one ``torch.rand`` call of fixed size.
+    """
+    if not (0 < scale[0] <= scale[1] <= 1):
+        raise ValueError(f"scale must satisfy 0 < scale[0] <= scale[1] <= 1, got {scale}")
+    if not (0 < ratio[0] <= ratio[1]):
+        raise ValueError(f"ratio must satisfy 0 < ratio[0] <= ratio[1], got {ratio}")
+    T = _CROP_TRIES
+    u = torch.rand(n, 2 * T + 3, generator=generator, device=device)
+    area = scale[0] + (scale[1] - scale[0]) * u[:, :T]
+    log_r0, log_r1 = math.log(ratio[0]), math.log(ratio[1])
+    aspect = torch.exp(log_r0 + (log_r1 - log_r0) * u[:, T : 2 * T])
+    wf = torch.sqrt(area * aspect * (H / W))  # crop width / image width
+    hf = torch.sqrt(area / aspect * (W / H))
+    fits = (wf <= 1) & (hf <= 1)
+    first = fits.float().argmax(dim=1, keepdim=True)  # index of the first box that fits (0 if none)
+    # Fallback: center crop, the whole image when its own aspect ratio W/H is within `ratio`.
+    in_ratio = W / H
+    fb_w, fb_h = 1.0, 1.0
+    if in_ratio < ratio[0]:
+        fb_h = (W / ratio[0]) / H
+    elif in_ratio > ratio[1]:
+        fb_w = (H * ratio[1]) / W
+    ok = fits.any(dim=1)
+    wf = torch.where(ok, wf.gather(1, first).squeeze(1), fb_w)
+    hf = torch.where(ok, hf.gather(1, first).squeeze(1), fb_h)
+    cx = (2 * u[:, 2 * T] - 1) * (1 - wf)  # normalised [-1, 1] coordinates of the crop center
+    cy = (2 * u[:, 2 * T + 1] - 1) * (1 - hf)
+    sign = torch.where(u[:, 2 * T + 2] < 0.5, -1.0, 1.0) if flip else torch.ones_like(wf)
+    theta = torch.zeros(n, 2, 3, device=device)
+    theta[:, 0, 0] = wf * sign
+    theta[:, 0, 2] = cx
+    theta[:, 1, 1] = hf
+    theta[:, 1, 2] = cy
+    return theta
+
+
+
+
+def _apply_thetas(x: torch.Tensor, theta: torch.Tensor, out_size: int, mode: str = "bicubic") -> torch.Tensor:
+    """``(B, C, H, W)`` float -> ``(B, C, out_size, out_size)``: ``grid_sample`` of each sample's box."""
+    grid = F.affine_grid(theta.to(x.dtype), [x.shape[0], x.shape[1], out_size, out_size], align_corners=False)
+    out = F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=False)
+    return out.clamp_(0.0, 1.0) if mode == "bicubic" else out
+
+
+def augment_batch(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    out_size: int,
+    scale: tuple[float, float] = RRC_SCALE,
+    ratio: tuple[float, float] = RRC_RATIO,
+    flip: bool = True,
+    mode: str = "bicubic",
+) -> torch.Tensor:
+    """Random-resized-crop and (if ``flip``) a random horizontal flip, per sample, as one batched op.
+
+    ``x`` is a float batch ``(B, C, H, W)`` in ``[0, 1]``; returns ``(B, C, out_size, out_size)`` on the same
+    device. Crop area fraction ~ U(``scale``) (the paper's (0.08, 1) by default), aspect ratio log-uniform in
+    ``ratio``, position uniform, flip with probability 1/2; parameters are drawn from ``generator``, which must
+    live on ``x``'s device. One ``affine_grid`` + ``grid_sample`` (bicubic by default, clamped to ``[0, 1]``).
+    With ``scale=(1, 1)`` and ``flip=False`` the result is ``x`` resized (exactly ``x`` when ``out_size == H == W``).
+    """
+    if x.dim() != 4 or not x.is_floating_point():
+        raise ValueError(f"augment_batch expects a float (B, C, H, W) batch, got {tuple(x.shape)} {x.dtype}")
+    theta = _crop_thetas(x.shape[0], x.shape[-2], x.shape[-1], generator, x.device, scale, ratio, flip)
+    return _apply_thetas(x, theta, out_size, mode)
+
+
+# ------------------------------------------------------------------------------------ RandAugment, erasing
+
+
+def parse_randaugment(spec: str) -> tuple[float, float, int]:
+    """``"rand-m9-mstd0.5"`` (timm's notation; ``-n2`` optional, ``-inc1`` accepted) -> ``(m, mstd, n)``, magnitude on
+    timm's 0..10 scale."""
+    parts = spec.split("-")
+    if not parts or parts[0] != "rand":
+        raise ValueError(f"RandAugment spec must look like 'rand-m9-mstd0.5', got {spec!r}")
+    m, mstd, n = 9.0, 0.0, 2
+    for p in parts[1:]:
+        try:
+            if p.startswith("mstd"):
+                mstd = float(p[4:])
+            elif p.startswith("m"):
+                m = float(p[1:])
+            elif p.startswith("n"):
+                n = int(p[1:])
+            elif p.startswith("inc"):
+                pass  # kornia's operations already grow stronger with the magnitude
+            else:
+                raise ValueError(p)
+        except ValueError:
+            raise ValueError(
+                f"RandAugment spec {spec!r}: cannot read {p!r} (expected m<float>, mstd<float>, n<int>)"
+            ) from None
+    if not 0 < m < 10 or mstd < 0 or n < 1:
+        raise ValueError(f"RandAugment spec {spec!r}: need 0 < m < 10, mstd >= 0, n >= 1")
+    return m, mstd, n
+
+
+class BatchAugment(nn.Module):
+    """RandAugment, normalisation, random erasing on a float batch ``(B, 3, H, W)`` in ``[0, 1]``, on its device.
+
+    * RandAugment: ``kornia.augmentation.auto.RandAugment`` with ``n`` operations at magnitude ``m`` (timm's 0..10
+      scale, kornia's 0..30 = 3 x). kornia draws the operations once per call, so the batch is augmented in chunks
+      of ``chunk`` images, each with its own pair of operations and its own magnitude ~ N(m, mstd) clipped to
+      (0, 10) (timm's ``mstd``). Differences from timm, stated: operations per chunk rather than per image, and
+      kornia's default operation list.
+    * :func:`~swin_viz.data.transforms.normalize` (ImageNet mean and std).
+    * Random erasing (``kornia.augmentation.RandomErasing``) with probability ``erasing`` per image, on the
+      normalised batch, filling with 0 (the data set mean; timm fills with per-pixel noise).
+
+    All randomness comes from torch's global generator of this process (seeded per rank by the training loop).
+    Returns the normalised, augmented batch, same shape.
+    """
+
+    def __init__(self, randaugment: str | None = "rand-m9-mstd0.5-inc1", erasing: float = 0.25, chunk: int = 16):
+        super().__init__()
+        if not 0 <= erasing <= 1:
+            raise ValueError(f"erasing probability must be in [0, 1], got {erasing}")
+        if not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"chunk must be a positive int, got {chunk!r}")
+        self.spec, self.erasing_p, self.chunk = randaugment, float(erasing), chunk
+        self.rand_augment: nn.Module | None = None
+        self.erasing: nn.Module | None = None
+        if randaugment:
+            from kornia.augmentation.auto import RandAugment
+
+            self.m, self.mstd, n = parse_randaugment(randaugment)
+            self.rand_augment = RandAugment(n=n, m=round(3 * self.m))
+        if erasing > 0:
+            from kornia.augmentation import RandomErasing
+
+            self.erasing = RandomErasing(p=erasing, scale=(0.02, 1 / 3), ratio=(0.3, 3.3), value=0.0)
+
+    def extra_repr(self) -> str:
+        return f"randaugment={self.spec!r}, erasing={self.erasing_p}, chunk={self.chunk}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3 or not x.is_floating_point():
+            raise ValueError(f"BatchAugment expects a float (B, 3, H, W) batch in [0, 1], got {tuple(x.shape)}")
+        if self.rand_augment is not None and len(x):
+            mags = (self.m + self.mstd * torch.randn(math.ceil(len(x) / self.chunk))).clamp(0.1, 9.9)
+            parts = []
+            for i, part in enumerate(x.split(self.chunk)):
+                self.rand_augment.m = float(3 * mags[i])
+                parts.append(self.rand_augment(part))
+            x = torch.cat(parts).clamp_(0.0, 1.0)
+        x = normalize(x)
+        if self.erasing is not None and len(x):
+            x = self.erasing(x)
+        return x
+
+
+# ------------------------------------------------------------------------------------------- mixup / cutmix
+
+
+class MixupCutmix:
+    """Mixup or CutMix with label smoothing, for a batch made of ``groups`` contiguous equal slices.
+
+    Each slice is mixed with itself reversed (partner of its sample ``i`` is its sample ``b-1-i``), with its own
+    draws from its own ``numpy.random.Generator`` seeded with ``(seed, group id)``: lambda ~ Beta(alpha, alpha)
+    (``Generator.beta``); CutMix with probability ``switch_prob`` when both alphas are > 0; the CutMix box has area
+    about ``(1 - lambda) H W`` at a uniform centre, clipped, and lambda becomes the kept fraction.
+
+    This is what makes multi-GPU runs checkable: a rank mixes its own slice (group id = its rank), and one
+    process given ``group_ids=range(world_size)`` mixes the whole global batch exactly as the ranks do together.
+    All draws happen on the host (Python floats and ints): nothing synchronises with the device.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        mixup_alpha: float = 0.8,
+        cutmix_alpha: float = 1.0,
+        switch_prob: float = 0.5,
+        label_smoothing: float = 0.1,
+        seed: int = 0,
+        group_ids: Sequence[int] = (0,),
+    ) -> None:
+        if mixup_alpha < 0 or cutmix_alpha < 0:
+            raise ValueError(f"mixup/cutmix alphas must be >= 0, got {mixup_alpha}, {cutmix_alpha}")
+        if not 0 <= switch_prob <= 1:
+            raise ValueError(f"switch_prob must be in [0, 1], got {switch_prob}")
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if not group_ids:
+            raise ValueError("group_ids must name at least one group")
+        self.num_classes = num_classes
+        self.mixup_alpha, self.cutmix_alpha = float(mixup_alpha), float(cutmix_alpha)
+        self.switch_prob, self.label_smoothing = float(switch_prob), float(label_smoothing)
+        self.group_ids = [int(g) for g in group_ids]
+        self.rngs = [np.random.default_rng([int(seed) & 0xFFFFFFFF, g, 0x313]) for g in self.group_ids]
+
+    @property
+    def active(self) -> bool:
+        return self.mixup_alpha > 0 or self.cutmix_alpha > 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"group_ids": self.group_ids, "rngs": [r.bit_generator.state for r in self.rngs]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if list(state["group_ids"]) != self.group_ids:
+            raise ValueError(f"Mixup state is for groups {state['group_ids']}, this one mixes {self.group_ids}")
+        for r, s in zip(self.rngs, state["rngs"]):
+            r.bit_generator.state = s
+
+    def targets(self, y: torch.Tensor) -> torch.Tensor:
+        """Smoothed one-hot targets ``(B, K)``: ``1 - ls + ls/K`` on the label, ``ls/K`` elsewhere."""
+        off = self.label_smoothing / self.num_classes
+        return F.one_hot(y, self.num_classes).to(torch.float32) * (1.0 - self.label_smoothing) + off
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``(B, C, H, W)``, ``y`` ``(B,)`` -> mixed ``x`` and soft targets ``(B, K)`` whose rows sum to 1."""
+        if x.dim() != 4 or y.shape != (x.shape[0],):
+            raise ValueError(f"MixupCutmix expects x (B, C, H, W) and y (B,), got {tuple(x.shape)}, {tuple(y.shape)}")
+        t = self.targets(y)
+        if not self.active:
+            return x, t
+        G = len(self.rngs)
+        if x.shape[0] % G:
+            raise ValueError(f"batch of {x.shape[0]} cannot be cut into {G} equal Mixup groups")
+        xs, ts = [], []
+        for rng, xg, tg in zip(self.rngs, x.chunk(G), t.chunk(G)):
+            xm, lam = self._mix_one(rng, xg)
+            xs.append(xm)
+            ts.append(lam * tg + (1.0 - lam) * tg.flip(0))
+        return torch.cat(xs), torch.cat(ts)
+
+    def _mix_one(self, rng: np.random.Generator, x: torch.Tensor) -> tuple[torch.Tensor, float]:
+        use_cutmix = self.cutmix_alpha > 0 and (self.mixup_alpha <= 0 or rng.random() < self.switch_prob)
+        if not use_cutmix:
+            lam = float(rng.beta(self.mixup_alpha, self.mixup_alpha))
+            return x * lam + x.flip(0) * (1.0 - lam), lam
+        lam = float(rng.beta(self.cutmix_alpha, self.cutmix_alpha))
+        H, W = x.shape[-2:]
+        cut_h, cut_w = int(H * math.sqrt(1.0 - lam)), int(W * math.sqrt(1.0 - lam))
+        cy, cx = int(rng.integers(0, H)), int(rng.integers(0, W))
+        y0, y1 = max(cy - cut_h // 2, 0), min(cy - cut_h // 2 + cut_h, H)
+        x0, x1 = max(cx - cut_w // 2, 0), min(cx - cut_w // 2 + cut_w, W)
+        out = x.clone()
+        out[..., y0:y1, x0:x1] = x.flip(0)[..., y0:y1, x0:x1]
+        return out, 1.0 - (y1 - y0) * (x1 - x0) / (H * W)
+
+
+def mixup_cutmix(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    rng: np.random.Generator | int = 0,
+    mixup_alpha: float = 0.8,
+    cutmix_alpha: float = 1.0,
+    switch_prob: float = 0.5,
+    label_smoothing: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One call of :class:`MixupCutmix` on one group: ``(x_mixed (B, C, H, W), targets (B, K))``.
+
+    ``rng`` is a ``numpy.random.Generator`` (advanced in place) or a seed.
+    """
+    mix = MixupCutmix(num_classes, mixup_alpha, cutmix_alpha, switch_prob, label_smoothing)
+    if isinstance(rng, np.random.Generator):
+        mix.rngs = [rng]
+    else:
+        mix.rngs = [np.random.default_rng(int(rng))]
+    return mix(x, y)
