@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, median, sync, time_interleaved
 
 import swin_viz
+from swin_viz.train.runtime import PEAK_TFLOPS
 
 TIMM_NAMES = {
     "swin_t": "swin_tiny_patch4_window7_224",
@@ -52,19 +53,6 @@ TIMM_NAMES = {
     "swin_l": "swin_large_patch4_window7_224",
 }
 
-PEAK_TFLOPS: tuple[tuple[str, float, str], ...] = (
-    # (substring of torch.cuda.get_device_name(), dense bf16 TFLOP/s, note); the first match wins, so the more
-    # specific names come first.
-    ("H100 PCIe", 756.0, ""),
-    ("H100 NVL", 835.0, ""),
-    ("H100", 989.0, "H100 SXM"),  # "NVIDIA H100 80GB HBM3"
-    ("H200 NVL", 835.0, ""),
-    ("H200", 989.0, ""),  # also "NVIDIA GH200 ..." (an H100 chip at the same peak)
-    ("A100", 312.0, ""),
-    ("RTX 4090", 165.0, "bf16 with fp32 accumulate"),
-    ("V100", 125.0, "V100 has no bf16 tensor cores: fp16 peak"),
-)
-"""Dense (no sparsity) bf16 tensor-core peaks from the vendor's data sheets."""
 
 TARGETS = {"eager": 1.0, "compiled": 1.3}
 """swin_viz / timm images/s that each variant aims for."""

@@ -1,0 +1,205 @@
+"""What a run is: :class:`TrainConfig`, its validation, and the named presets (book chapter 10).
+
+Defaults are the paper's ImageNet-1K recipe for Swin-T (App. A2.1, ``shared REFERENCE.md``): AdamW, 300 epochs,
+batch 1024, lr 1e-3 scaled by batch/1024, weight decay 0.05, cosine decay after 20 warm-up epochs, clipping at 5,
+label smoothing 0.1, stochastic depth 0.2, RandAugment ``rand-m9-mstd0.5-inc1``, Mixup 0.8, CutMix 1.0 (switch
+probability 0.5), random erasing 0.25, random-resized crop (0.08, 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["PRESETS", "SMALL_MODEL", "TrainConfig", "recipe_text"]
+
+DATA_CHOICES = ("digits", "cifar10", "folder", "shards", "synthetic")
+LOADER_CHOICES = ("auto", "memory", "stream")
+SWITCH_CHOICES = ("auto", "on", "off")
+AMP_CHOICES = ("auto", "bf16", "off")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+DEFAULT_SIZES = {"digits": 32, "cifar10": 32, "folder": 224, "shards": 224, "synthetic": 224}
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a run. Defaults are the paper's ImageNet-1K recipe for Swin-T."""
+
+    # data
+    data: str = "digits"
+    """``digits`` (scikit-learn's bundled digits), ``cifar10``, ``folder`` (``root/train``, ``root/val``),
+    ``shards`` (webdataset shards from ``python -m swin_viz.data.shards``) or ``synthetic`` (throughput only)."""
+    data_root: str | None = None
+    loader: str = "auto"
+    """For ``folder``: ``memory`` (decode once, batches on the device), ``stream`` (DataLoader workers), or
+    ``auto`` (memory when the decoded set fits in 2.5 GB per rank)."""
+    workers: int = 8
+    """DataLoader worker processes per rank (streaming and shards); ``bench/bench_data.py`` says how many."""
+    image_size: int | None = None
+    """Input side; default per data set (digits 32, cifar10 32, folder/shards/synthetic 224)."""
+    augment: bool = True
+    crop_scale: tuple[float, float] = (0.08, 1.0)
+    """Area range of the random-resized crop (the paper's 0.08..1)."""
+    randaugment: str = "rand-m9-mstd0.5-inc1"
+    """RandAugment in timm's notation, or ``""`` for none."""
+    reprob: float = 0.25
+    """Random-erasing probability."""
+    # model
+    model: str = "swin_t"
+    """``swin_t`` / ``swin_s`` / ``swin_b`` / ``swin_l``, or ``small`` (a few channels and blocks, for CPUs)."""
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    drop_path: float | None = None
+    """Stochastic depth; ``None``: the model's default (0.2 T, 0.3 S, 0.5 B)."""
+    # optimisation
+    epochs: int = 300
+    batch_size: int = 1024
+    """Global batch (all GPUs together, before accumulation is split off)."""
+    lr: float | None = None
+    """Peak learning rate; ``None``: ``1e-3 * batch_size / 1024``."""
+    warmup_epochs: float = 20
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    clip_grad: float | None = 5.0
+    mixup: float = 0.8
+    cutmix: float = 1.0
+    mix_switch_prob: float = 0.5
+    mix_groups: int = 0
+    """Mixup/CutMix pair samples inside each of this many equal slices of the global batch (0: one per rank, as
+    every multi-GPU run does). One process with ``mix_groups=N`` mixes exactly as N ranks do."""
+    accum_steps: int = 1
+    # speed
+    device: str = "auto"
+    amp: str = "auto"
+    """``bf16`` autocast, ``off``, or ``auto`` (bf16 on CUDA, off on CPU)."""
+    compile: str = "auto"
+    """``on``, ``off`` or ``auto`` (on for CUDA); training and evaluation are both compiled."""
+    compile_mode: str = "default"
+    """``torch.compile`` mode: ``default``, ``reduce-overhead`` (CUDA graphs), ``max-autotune``, ..."""
+    grad_checkpointing: bool = False
+    channels_last: str = "auto"
+    # bookkeeping
+    seed: int = 0
+    out: str = "runs/swin"
+    resume: bool = False
+    allow_config_change: bool = False
+    """Resume even though the checkpoint's config differs (the differing fields are printed)."""
+    stop_after: int | None = None
+    """Stop after this many epochs *in this invocation* (the schedule still spans ``epochs``); resume later."""
+    max_steps_per_epoch: int | None = None
+    log_every: int = 50
+    """Reduce across ranks, check the loss and write a row of ``steps.csv`` every this many steps."""
+    progress: bool = True
+    label: str = ""
+    """A line every log and figure of the run carries (presets say what they are, e.g. a short CPU schedule)."""
+
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else 1e-3 * self.batch_size / 1024
+
+    def resolved_image_size(self) -> int:
+        return self.image_size or DEFAULT_SIZES[self.data]
+
+    def validate(self) -> TrainConfig:
+        """Raise ``ValueError`` naming every field whose value cannot give a sensible run; return ``self``."""
+        errors: list[str] = []
+
+        def need(ok: bool, name: str, what: str) -> None:
+            if not ok:
+                errors.append(f"{name}={getattr(self, name)!r}: {what}")
+
+        def is_int(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def is_num(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        need(self.data in DATA_CHOICES, "data", f"choose one of {DATA_CHOICES}")
+        need(self.data not in ("cifar10", "folder", "shards") or bool(self.data_root), "data_root",
+             f"--data {self.data} needs --data-root PATH")  # fmt: skip
+        need(self.loader in LOADER_CHOICES, "loader", f"choose one of {LOADER_CHOICES}")
+        need(is_int(self.workers) and self.workers >= 0, "workers", "must be an int >= 0")
+        need(self.image_size is None or (is_int(self.image_size) and self.image_size >= 4), "image_size",
+             "must be an int >= 4")  # fmt: skip
+        scale = self.crop_scale
+        need(len(scale) == 2 and 0 < scale[0] <= scale[1] <= 1, "crop_scale", "need 0 < low <= high <= 1")
+        if self.randaugment:
+            from ..data.augment import parse_randaugment
+
+            try:
+                parse_randaugment(self.randaugment)
+            except ValueError as e:
+                errors.append(f"randaugment={self.randaugment!r}: {e}")
+        need(is_num(self.reprob) and 0 <= self.reprob <= 1, "reprob", "a probability in [0, 1]")
+        need(self.drop_path is None or (is_num(self.drop_path) and 0 <= self.drop_path < 1), "drop_path",
+             "must be in [0, 1)")  # fmt: skip
+        need(is_int(self.epochs) and self.epochs >= 1, "epochs", "must be an int >= 1")
+        need(is_int(self.batch_size) and self.batch_size >= 1, "batch_size", "must be an int >= 1")
+        need(self.lr is None or (is_num(self.lr) and self.lr > 0), "lr", "must be > 0")
+        need(is_num(self.warmup_epochs) and 0 <= self.warmup_epochs <= (self.epochs if is_int(self.epochs) else 0),
+             "warmup_epochs", "must be in [0, epochs]")  # fmt: skip
+        need(is_num(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        need(is_num(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing", "must be in [0, 1)")
+        need(self.clip_grad is None or (is_num(self.clip_grad) and self.clip_grad > 0), "clip_grad",
+             "must be > 0 (or None for no clipping); a negative norm would not clip")  # fmt: skip
+        need(is_num(self.mixup) and self.mixup >= 0, "mixup", "an alpha >= 0 (0: off)")
+        need(is_num(self.cutmix) and self.cutmix >= 0, "cutmix", "an alpha >= 0 (0: off)")
+        need(is_num(self.mix_switch_prob) and 0 <= self.mix_switch_prob <= 1, "mix_switch_prob", "in [0, 1]")
+        need(is_int(self.mix_groups) and self.mix_groups >= 0, "mix_groups", "an int >= 0 (0: one per rank)")
+        need(is_int(self.accum_steps) and self.accum_steps >= 1, "accum_steps", "must be an int >= 1")
+        if is_int(self.batch_size) and is_int(self.accum_steps) and self.accum_steps >= 1:
+            need(self.batch_size % self.accum_steps == 0, "batch_size",
+                 f"must be divisible by accum_steps={self.accum_steps}")  # fmt: skip
+        need(self.amp in AMP_CHOICES, "amp", f"choose one of {AMP_CHOICES}")
+        need(self.compile in SWITCH_CHOICES, "compile", f"choose one of {SWITCH_CHOICES}")
+        need(self.compile_mode in COMPILE_MODES, "compile_mode", f"choose one of {COMPILE_MODES}")
+        need(self.channels_last in SWITCH_CHOICES, "channels_last", f"choose one of {SWITCH_CHOICES}")
+        need(is_int(self.seed) and self.seed >= 0, "seed", "must be an int >= 0")
+        need(self.stop_after is None or (is_int(self.stop_after) and self.stop_after >= 1), "stop_after", ">= 1")
+        need(self.max_steps_per_epoch is None or (is_int(self.max_steps_per_epoch) and self.max_steps_per_epoch >= 1),
+             "max_steps_per_epoch", "must be >= 1")  # fmt: skip
+        need(is_int(self.log_every) and self.log_every >= 1, "log_every", "must be an int >= 1")
+        if errors:
+            raise ValueError("invalid training config:\n  " + "\n  ".join(errors))
+        return self
+
+    def plain(self) -> dict[str, Any]:
+        """The config as JSON-able plain data (so a checkpoint holding it loads with ``weights_only=True``)."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=list))
+
+
+SMALL_MODEL = dict(embed_dim=32, depths=(2, 2, 2), num_heads=(2, 4, 8), window_size=4, patch_size=2)
+"""The ``small`` model: Swin's structure (W-MSA/SW-MSA pairs, patch merging) with 32 channels and under a
+million parameters, for 32x32 inputs (patch 2: 16x16 tokens, 4x4 windows)."""
+
+_DIGITS = dict(data="digits", model="small", batch_size=64, lr=2e-3, mixup=0.0, cutmix=0.0, randaugment="",
+               reprob=0.0, crop_scale=(0.35, 1.0))  # fmt: skip
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu-demo": dict(
+        _DIGITS, epochs=3, warmup_epochs=1, drop_path=0.0,
+        label="short CPU schedule: a small Swin on scikit-learn's digits, 3 epochs (not the paper's)",
+    ),
+    "digits-small": dict(
+        _DIGITS, epochs=40, warmup_epochs=2, drop_path=0.05,
+        label="small Swin trained on scikit-learn's handwritten digits (32x32), the book's checkpoint",
+    ),
+}  # fmt: skip
+"""Named configurations: ``paper`` is the default recipe (give it ``--data folder --data-root PATH``); ``cpu-demo``
+is what the book runs without a GPU; ``digits-small`` made the checkpoint the book ships (``swin_viz/assets``).
+The digits presets turn off what 8x8 digits cannot take (RandAugment, erasing, Mixup, crops below 35%)."""
+
+
+def recipe_text(cfg: TrainConfig) -> str:
+    """The recipe of a config as a few lines, as the training log prints it."""
+    aug = (f"random-resized crop {tuple(cfg.crop_scale)}, flip where the data allows, RandAugment {cfg.randaugment or 'off'}, "
+           f"random erasing {cfg.reprob}") if cfg.augment else "off"  # fmt: skip
+    return "\n".join([
+        f"  optimiser: AdamW, peak lr {cfg.resolved_lr():.2e} (1e-3 x batch/1024 unless given), weight decay "
+        f"{cfg.weight_decay} (not on norms, biases, bias tables), {cfg.warmup_epochs} warm-up epochs then cosine",
+        f"  regularisation: label smoothing {cfg.label_smoothing}, stochastic depth "
+        f"{'model default' if cfg.drop_path is None else cfg.drop_path}, clip {cfg.clip_grad}, Mixup {cfg.mixup} / "
+        f"CutMix {cfg.cutmix} (switch {cfg.mix_switch_prob})",
+        f"  augmentation: {aug}",
+    ])  # fmt: skip

@@ -1,0 +1,138 @@
+"""Where a run executes: processes and devices, randomness per rank, and the device's peak for MFU.
+
+Launched by ``torchrun``, a run joins the process group (NCCL on CUDA, gloo on CPU). Randomness is split in two:
+
+* the *data order* is a function of ``(seed, epoch)`` only, the same on every rank (the loaders see to it);
+* everything drawn during a step (stochastic depth, dropout, RandAugment, erasing, Mixup) comes from streams
+  seeded by ``(seed, rank)``, so ranks do not draw the same stochastic-depth masks or the same augmentations.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+__all__ = ["PEAK_TFLOPS", "Runtime", "peak_tflops", "rank_seed", "setup_runtime"]
+
+
+@dataclass
+class Runtime:
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def broadcast(self, obj: Any) -> Any:
+        """Rank 0's ``obj`` on every rank (itself when not distributed)."""
+        if not self.distributed:
+            return obj
+        box = [obj if self.main else None]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def gather(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj``, in rank order, on every rank."""
+        if not self.distributed:
+            return [obj]
+        out: list[Any] = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def all_reduce(self, t: torch.Tensor) -> torch.Tensor:
+        if self.distributed:
+            dist.all_reduce(t)
+        return t
+
+
+def setup_runtime(device: str = "auto") -> Runtime:
+    """Join the process group when launched by ``torchrun`` (NCCL on CUDA, gloo on CPU); pick the device."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        dev = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    else:
+        dev = torch.device(device)
+        if dev.type == "cuda" and dev.index is None:
+            dev = torch.device(f"cuda:{local_rank}")
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return Runtime(rank, world_size, local_rank, dev)
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of a rank's per-step randomness: distinct for every ``(seed, rank)``."""
+    return int(np.random.SeedSequence([int(seed), int(rank), 0x5717]).generate_state(1)[0])
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's global random states (torch CPU and CUDA, numpy, Python), as plain data."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np_state[1].tolist(),
+                             "numpy_pos": int(np_state[2]), "python": repr(random.getstate())}  # fmt: skip
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import ast
+
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0))
+    random.setstate(ast.literal_eval(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+PEAK_TFLOPS: tuple[tuple[str, float, str], ...] = (
+    # (substring of torch.cuda.get_device_name(), dense bf16 TFLOP/s, note); the first match wins, so the more
+    # specific names come first. Vendors' data sheets, without sparsity.
+    ("H100 PCIe", 756.0, ""),
+    ("H100 NVL", 835.0, ""),
+    ("H100", 989.0, "H100 SXM"),
+    ("H200 NVL", 835.0, ""),
+    ("H200", 989.0, ""),
+    ("A100", 312.0, ""),
+    ("L4", 121.0, ""),
+    ("RTX 4090", 165.0, "bf16 with fp32 accumulate"),
+    ("V100", 125.0, "V100 has no bf16 tensor cores: fp16 peak"),
+)
+
+
+def peak_tflops(device: torch.device | str, override: float | None = None) -> tuple[float | None, str]:
+    """The device's peak dense bf16 TFLOP/s and where the figure came from; ``None`` when unknown (CPUs)."""
+    if override is not None:
+        return override, "given"
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None, f"no peak known for {device.type}"
+    name = torch.cuda.get_device_name(device)
+    for key, tflops, note in PEAK_TFLOPS:
+        if key.lower() in name.lower():
+            return tflops, f"table entry {key!r}" + (f", {note}" if note else "")
+    return None, f"{name!r} is not in the table"
