@@ -1,13 +1,13 @@
 """Measuring a classifier: top-k accuracy, a per-class report, the confusion matrix, and the training log.
 
-The log is one row per epoch, written both as CSV (for a spreadsheet) and JSON (for code); :func:`curves_spec`
-and :func:`confusion_spec` turn a log or a confusion matrix into figures drawn like every other figure of the
-book (:mod:`swin_viz.viz`).
+The log is one row per epoch, written both as CSV (for a spreadsheet) and JSON (for code). The figures of a log
+live in :mod:`swin_viz.viz.training` (``curves_spec``, ``confusion_spec``): the engine hands viz plain records.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
+from .atomic import atomic_write_text
+
 __all__ = [
     "MetricsLog",
     "confusion_matrix",
-    "confusion_spec",
-    "curves_spec",
     "per_class_report",
     "read_log",
     "topk_correct",
@@ -72,19 +72,12 @@ class MetricsLog:
         keys: list[str] = []
         for row in self.rows:
             keys += [k for k in row if k not in keys]
-        _atomic_write(self.folder / "metrics.json", json.dumps(self.rows, indent=1))
-        tmp = self.folder / "metrics.csv.tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        os.replace(tmp, self.folder / "metrics.csv")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+        atomic_write_text(self.folder / "metrics.json", json.dumps(self.rows, indent=1))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.folder / "metrics.csv", buf.getvalue())
 
 
 def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -95,68 +88,3 @@ def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.exists():
         raise FileNotFoundError(f"no training log at {path}; a run writes metrics.json into its --out folder")
     return json.loads(path.read_text())
-
-
-def curves_spec(log: list[dict[str, Any]] | str | os.PathLike, title: str = "Training curves"):
-    """Loss, accuracy and throughput per epoch, as a :class:`swin_viz.viz.FigureSpec` (draw it with
-    ``to_plotly`` or ``to_matplotlib``)."""
-    from .viz import palette
-    from .viz.spec import FigureSpec, Panel, Series
-
-    rows = log if isinstance(log, list) else read_log(log)
-    if not rows:
-        raise ValueError("the training log is empty: no epoch has finished yet")
-    epochs = [r["epoch"] for r in rows]
-
-    def series(key: str, name: str, color: str, dash: bool = False) -> list[Series]:
-        if not all(key in r and r[key] is not None for r in rows):
-            return []
-        return [Series(name, epochs, [r[key] for r in rows], color, dash)]
-
-    c = palette.REGION_COLORS
-    panels = [
-        Panel(
-            "Loss",
-            "lines",
-            series=series("train_loss", "train", c[0]) + series("val_loss", "validation", c[1], True),
-            x_label="epoch",
-            y_label="cross-entropy",
-        ),
-        Panel(
-            "Accuracy",
-            "lines",
-            series=series("train_top1", "train top-1", c[0])
-            + series("val_top1", "validation top-1", c[1], True)
-            + series("val_top5", "validation top-5", c[4], True),
-            x_label="epoch",
-            y_label="accuracy (%)",
-        ),
-        Panel(
-            "Throughput",
-            "lines",
-            series=series("img_per_s", "training images/s", c[2]),
-            x_label="epoch",
-            y_label="images / s",
-        ),
-    ]
-    panels = [p for p in panels if p.series]
-    last = rows[-1]
-    caption = ", ".join(f"{k} {last[k]:.2f}" for k in ("val_top1", "val_top5") if last.get(k) is not None)
-    return FigureSpec(title, panels, caption=f"after epoch {last['epoch']}: {caption}" if caption else "", height=360)
-
-
-def confusion_spec(confusion: torch.Tensor | list, classes: list[str], title: str = "Confusion matrix"):
-    """The confusion matrix as a heatmap (rows true class, columns predicted), counts in the cells."""
-    import numpy as np
-
-    from .viz import palette
-    from .viz.spec import FigureSpec, Panel
-
-    cm = np.asarray(confusion.tolist() if isinstance(confusion, torch.Tensor) else confusion)
-    accuracy = cm.trace() / max(cm.sum(), 1) * 100
-    ticks = [str(c) for c in classes]
-    return FigureSpec(title, [
-        Panel("true vs predicted", "heatmap", z=cm, colorscale=palette.SEQUENTIAL, colorbar="images",
-              text=cm if cm.shape[0] <= 20 else None, x_label="predicted class", y_label="true class",
-              x_ticks=ticks, y_ticks=ticks),
-    ], caption=f"{int(cm.sum())} images, accuracy {accuracy:.2f}%")  # fmt: skip

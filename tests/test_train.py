@@ -14,7 +14,7 @@ import torch
 
 import swin_viz
 import swin_viz.data
-from swin_viz.metrics import confusion_spec, curves_spec, read_log
+from swin_viz.metrics import read_log
 from swin_viz.train import (
     NonFiniteLossError,
     TrainConfig,
@@ -26,6 +26,7 @@ from swin_viz.train import (
     train,
 )
 from swin_viz.viz import to_matplotlib, to_plotly
+from swin_viz.viz.training import confusion_spec, curves_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 

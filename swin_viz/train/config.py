@@ -193,8 +193,10 @@ The digits presets turn off what 8x8 digits cannot take (RandAugment, erasing, M
 
 def recipe_text(cfg: TrainConfig) -> str:
     """The recipe of a config as a few lines, as the training log prints it."""
-    aug = (f"random-resized crop {tuple(cfg.crop_scale)}, flip where the data allows, RandAugment {cfg.randaugment or 'off'}, "
-           f"random erasing {cfg.reprob}") if cfg.augment else "off"  # fmt: skip
+    aug = "off"
+    if cfg.augment:
+        aug = (f"random-resized crop {tuple(cfg.crop_scale)}, flip if the data allows, "
+               f"RandAugment {cfg.randaugment or 'off'}, random erasing {cfg.reprob}")
     return "\n".join([
         f"  optimiser: AdamW, peak lr {cfg.resolved_lr():.2e} (1e-3 x batch/1024 unless given), weight decay "
         f"{cfg.weight_decay} (not on norms, biases, bias tables), {cfg.warmup_epochs} warm-up epochs then cosine",

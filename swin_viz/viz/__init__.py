@@ -12,7 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import attention_maps, flops, mask, merging, palette, patches, relative_position, shapes, shift, windows
+from . import (
+    attention_maps,
+    flops,
+    mask,
+    merging,
+    palette,
+    patches,
+    relative_position,
+    shapes,
+    shift,
+    training,
+    windows,
+)
 from .explorer import Explorer, static_figure
 from .images import IMAGES, load_image, normalize
 from .render import to_matplotlib, to_plotly
@@ -66,6 +78,7 @@ __all__ = [
     "load_image",
     "normalize",
     "palette",
+    "training",
     "static_figure",
     "to_matplotlib",
     "to_plotly",

@@ -9,14 +9,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize  # one home for both
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGES", "load_image", "normalize"]
 
 IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
 """Photographs bundled with scikit-image (a person, a cat, a cup, a rocket). Not every ``skimage.data`` image
 is bundled: some (e.g. ``stereo_motorcycle``) are fetched from the network on first use, so they are not here."""
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def load_image(name: str = "astronaut", size: int | tuple[int, int] = 224) -> torch.Tensor:
@@ -33,10 +32,3 @@ def load_image(name: str = "astronaut", size: int | tuple[int, int] = 224) -> to
     img = img[:, top : top + side, left : left + side]
     out = (size, size) if isinstance(size, int) else size
     return F.interpolate(img[None], size=out, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
-
-
-def normalize(img: torch.Tensor) -> torch.Tensor:
-    """ImageNet normalisation of ``(..., 3, H, W)`` images in [0, 1]."""
-    mean = torch.tensor(IMAGENET_MEAN, dtype=img.dtype, device=img.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=img.dtype, device=img.device).view(3, 1, 1)
-    return (img - mean) / std
