@@ -24,7 +24,7 @@ from torch import nn
 
 from .transforms import RRC_RATIO, RRC_SCALE, normalize
 
-__all__ = ["BatchAugment", "MixupCutmix", "augment_batch", "mixup_cutmix"]
+__all__ = ["BatchAugment", "MixupCutmix", "augment_batch", "mixup_cutmix", "parse_randaugment", "pipeline_stages"]
 
 _CROP_TRIES = 10
 
@@ -307,3 +307,46 @@ def mixup_cutmix(
     else:
         mix.rngs = [np.random.default_rng(int(rng))]
     return mix(x, y)
+
+
+def pipeline_stages(
+    image: Any, partner: Any, size: int = 224, seed: int = 0, randaugment: str = "rand-m9-mstd0.5-inc1",
+    reprob: float = 1.0,
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """One photograph through the training pipeline, stage by stage, for the book's figure.
+
+    ``image``, ``partner``: PIL RGB images (the partner is what Mixup and CutMix blend in). Returns an ordered
+    ``{stage name: (3, size, size) float in [0, 1]}``: the evaluation crop, three random-resized crops with flips
+    (seeds ``seed..seed+2``), RandAugment of the first crop, random erasing (``reprob``, 1 here so that it shows;
+    the recipe uses 0.25), Mixup and CutMix with the partner, and everything together. Seeded: the same call gives
+    the same figure.
+    """
+    from .transforms import IMAGENET_MEAN, IMAGENET_STD, eval_crop, sample_rng, train_crop
+
+    def unnormalize(x: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+        return (x * std + mean).clamp(0, 1)
+
+    stages: dict[str, torch.Tensor] = {"evaluation crop": eval_crop(image, size).float() / 255}
+    crops = [train_crop(image, size, sample_rng(seed, 0, i)).float() / 255 for i in range(3)]
+    for i, c in enumerate(crops):
+        stages[f"random-resized crop + flip #{i + 1}"] = c
+    torch.manual_seed(seed)
+    ra = BatchAugment(randaugment, erasing=0.0, chunk=1)
+    stages[f"RandAugment ({randaugment})"] = unnormalize(ra(crops[0][None])[0])
+    torch.manual_seed(seed)
+    er = BatchAugment(None, erasing=reprob)
+    stages["random erasing"] = unnormalize(er(crops[0][None])[0])
+    other = train_crop(partner, size, sample_rng(seed, 0, 99)).float() / 255
+    pair = torch.stack([crops[0], other])
+    y = torch.tensor([0, 1])
+    for name, alphas in (("Mixup", (0.8, 0.0)), ("CutMix", (0.0, 1.0))):
+        mix = MixupCutmix(2, *alphas, label_smoothing=0.0, seed=seed)
+        xm, t = mix(pair, y)
+        stages[f"{name} (weight {t[0, 0]:.2f} on this image)"] = xm[0]
+    torch.manual_seed(seed + 1)
+    full = BatchAugment(randaugment, erasing=reprob, chunk=1)(pair)
+    xm, t = MixupCutmix(2, 0.8, 1.0, seed=seed + 1, label_smoothing=0.1)(full, y)
+    stages["all together"] = unnormalize(xm[0])
+    return stages

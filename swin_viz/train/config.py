@@ -28,8 +28,9 @@ class TrainConfig:
     """Every knob of a run. Defaults are the paper's ImageNet-1K recipe for Swin-T."""
 
     # data
-    data: str = "digits"
-    """``digits`` (scikit-learn's bundled digits), ``cifar10``, ``folder`` (``root/train``, ``root/val``),
+    data: str = "folder"
+    """``folder`` (``root/train``, ``root/val``: ImageNet's layout, the paper's data; needs ``data_root``),
+    ``digits`` (scikit-learn's bundled digits, the offline data of the book's CPU runs), ``cifar10``,
     ``shards`` (webdataset shards from ``python -m swin_viz.data.shards``) or ``synthetic`` (throughput only)."""
     data_root: str | None = None
     loader: str = "auto"

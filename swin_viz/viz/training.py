@@ -12,7 +12,7 @@ import torch
 
 from ..metrics import read_log
 
-__all__ = ["confusion_spec", "curves_spec"]
+__all__ = ["augmentation_spec", "confusion_spec", "curves_spec"]
 
 
 def curves_spec(log: list[dict[str, Any]] | str | os.PathLike, title: str = "Training curves"):
@@ -78,3 +78,16 @@ def confusion_spec(confusion: torch.Tensor | list, classes: list[str], title: st
               text=cm if cm.shape[0] <= 20 else None, x_label="predicted class", y_label="true class",
               x_ticks=ticks, y_ticks=ticks),
     ], caption=f"{int(cm.sum())} images, accuracy {accuracy:.2f}%")  # fmt: skip
+
+
+def augmentation_spec(stages: dict[str, Any], columns: int = 3, title: str = "The training pipeline, one photograph"):
+    """A grid of images, one panel per stage of :func:`swin_viz.data.augment.pipeline_stages` (``(3, S, S)`` floats
+    in ``[0, 1]``)."""
+    import numpy as np
+
+    from .spec import FigureSpec, Panel
+
+    panels = [Panel(name, "image", z=np.asarray(img.permute(1, 2, 0).numpy() * 255, dtype=np.uint8),
+                    x_label="x (pixels)", y_label="y (pixels)") for name, img in stages.items()]  # fmt: skip
+    rows = -(-len(panels) // columns)
+    return FigureSpec(title, panels, caption="seeded: the same call draws the same figure", height=260 * rows)
