@@ -45,8 +45,11 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def engine_runs(workers: int, steps: int, batch: int, folder_images: int) -> dict:
-    """Swin-T with the whole recipe: streaming a generated JPEG folder, then synthetic batches; steps.jsonl rows."""
+def engine_runs(workers: int, steps: int, batch: int, folder_images: int, model: str = "swin_t",
+                image_size: int = 224, device: str = "auto") -> dict:  # fmt: skip
+    """Swin-T (or ``model``) with the whole recipe: streaming a generated JPEG folder, then synthetic batches, both
+    ``steps`` steps of ``batch``; returns img/s and data-wait fractions (the first logging window, which pays
+    start-up, left out) and the rows of ``steps.jsonl``."""
     from bench_data import make_folder
 
     from swin_viz.train import TrainConfig, train
@@ -55,11 +58,12 @@ def engine_runs(workers: int, steps: int, batch: int, folder_images: int) -> dic
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        for split, n in (("train", folder_images), ("val", batch)):
+        for split, n in (("train", folder_images), ("val", max(batch, 20))):  # every class in both splits
             make_folder(tmp / "data" / split, n, (500, 375))
         results["folder_s"] = time.perf_counter() - t0
-        common = dict(model="swin_t", epochs=1, batch_size=batch, max_steps_per_epoch=steps, warmup_epochs=0,
-                      log_every=10, workers=workers, compile="off", progress=False)  # fmt: skip
+        common = dict(model=model, image_size=image_size, epochs=1, batch_size=batch, max_steps_per_epoch=steps,
+                      warmup_epochs=0, log_every=max(1, steps // 6), workers=workers, compile="off", progress=False,
+                      device=device)  # fmt: skip
         for name, extra in (("stream", dict(data="folder", data_root=str(tmp / "data"), loader="stream")),
                             ("synthetic", dict(data="synthetic"))):  # fmt: skip
             out = tmp / f"run-{name}"

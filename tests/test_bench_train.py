@@ -124,3 +124,33 @@ def test_ratio_rows_with_a_stand_in_timm(monkeypatch: pytest.MonkeyPatch, capsys
     assert all(r["ratio"] > 0 and r["verdict"] in ("meets target", "below target") for r in results["ratios"])
     out = capsys.readouterr().out
     assert "(match)" in out and "swin_viz / timm train eager" in out
+
+
+def test_gpu_check_needs_a_gpu_and_its_engine_part_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gpu_check
+
+    if not torch.cuda.is_available():
+        assert gpu_check.main(["--out", str(tmp_path / "r.json")]) == 2
+        assert "no CUDA device" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
+    engine = gpu_check.engine_runs(workers=0, steps=4, batch=4, folder_images=16, model="small", image_size=32,
+                                   device="cpu")  # fmt: skip
+    for name in ("stream", "synthetic"):
+        assert engine[name]["img_per_s"] > 0 and 0 <= engine[name]["data_wait"] <= 1
+        assert [r["step"] for r in engine[name]["rows"]] == [1, 2, 3, 4]
+    assert "streaming" in engine["stream"]["data"] and engine["stream_over_model"] > 0
+    versions = gpu_check.versions()
+    assert versions["torch"] == torch.__version__ and versions["kornia"] is not None
+
+
+def test_data_benchmark_quick(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch) -> None:
+    import bench_data
+
+    monkeypatch.setattr("sys.argv", ["bench_data.py", "--quick", "--seconds", "2", "--json", str(tmp_path / "d.json")])
+    assert bench_data.main() == 0
+    out = json.loads((tmp_path / "d.json").read_text())
+    small, large = out["memory"]
+    assert (small["images"], large["images"]) == (200, 2000)
+    assert large["peak_rss_mb"] < 1.2 * small["peak_rss_mb"]  # flat, while the in-memory figure grows 10x
+    assert large["in_memory_mb"] == pytest.approx(10 * small["in_memory_mb"])
+    assert [r["workers"] for r in out["rate"]] == [1, 2] and all(r["img_per_s"] > 0 for r in out["rate"])
+    assert "workers of this machine" in capsys.readouterr().out
