@@ -16,6 +16,7 @@ from swin_viz.data import (
     IMAGENET_STD,
     DeviceLoader,
     ImageSet,
+    SyntheticLoader,
     augment_batch,
     load_cifar10,
     load_dataset,
@@ -23,7 +24,6 @@ from swin_viz.data import (
     load_image_folder,
     mixup_cutmix,
     normalize,
-    synthetic_batches,
 )
 from swin_viz.data.augment import _crop_thetas
 
@@ -421,11 +421,13 @@ def test_switch_between_mixup_and_cutmix() -> None:
 # ------------------------------------------------------------------------------------------------ synthetic
 
 
-def test_synthetic_batches() -> None:
-    batches = list(synthetic_batches(4, 16, 7, "cpu", steps=3, seed=1))
-    assert len(batches) == 3
+def test_synthetic_loader_shares_the_loaders_interface() -> None:
+    loader = SyntheticLoader(8, 16, num_classes=7, steps=3, seed=1, world_size=2)
+    batches = list(loader)
+    assert len(loader) == 3 == len(batches) and loader.kind == "synthetic"
     for x, y in batches:
-        assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32 and x.device.type == "cpu"
+        assert x.shape == (4, 3, 16, 16) and x.dtype == torch.uint8 and x.device.type == "cpu"
         assert y.shape == (4,) and y.dtype == torch.int64 and ((y >= 0) & (y < 7)).all()
-    again = next(synthetic_batches(4, 16, 7, torch.device("cpu"), steps=1, seed=1))
-    assert torch.equal(again[0], batches[0][0])
+    loader.set_epoch(2)
+    assert loader.state_dict()["epoch"] == 2
+    assert torch.equal(next(iter(SyntheticLoader(8, 16, 7, 1, seed=1, world_size=2)))[0], batches[0][0])

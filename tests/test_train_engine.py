@@ -365,3 +365,49 @@ def test_two_gloo_processes_with_mixup_equal_one_process_mixing_two_groups(tmp_p
     assert max((a["state_dict"][k] - c["state_dict"][k]).abs().max().item() for k in a["state_dict"]) > 1e-4
     # The second rank's random streams differ from the first's (stochastic depth, augmentation).
     assert len(b["rng"]) == 2 and not torch.equal(b["rng"][0]["torch"], b["rng"][1]["torch"])
+
+
+_NAN_ON_RANK_1 = r"""
+import os, sys, torch
+import swin_viz.train.loop as loop
+real = loop.soft_cross_entropy
+calls = {"n": 0}
+def poisoned(logits, targets):
+    calls["n"] += 1
+    loss = real(logits, targets)
+    return loss * float("nan") if os.environ["RANK"] == "1" and calls["n"] >= 2 else loss
+loop.soft_cross_entropy = poisoned
+from swin_viz.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path: Path) -> None:
+    """Rank 1's loss turns NaN at its second step; both ranks stop with the error (exit 3) instead of hanging."""
+    script = tmp_path / "nan_rank.py"
+    script.write_text(_NAN_ON_RANK_1)
+    args = ["--preset", "cpu-demo", "--epochs", "1", "--max-steps-per-epoch", "4", "--batch-size", "16",
+            "--device", "cpu", "--no-progress", "--log-every", "2", "--out", str(tmp_path / "run")]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
+    done = subprocess.run([*launch, str(script), *args], env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode != 0
+    assert done.stderr.count("became nan in epoch 1 (by step 2); every rank stopped") == 2, done.stderr[-3000:]
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_resume_reads_the_checkpoint_on_rank_0_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a shared filesystem, rank 1 has no file: it takes what rank 0 broadcasts."""
+    from swin_viz.train.runtime import Runtime
+    from swin_viz.train.state import load_run_state
+
+    cfg = engine_config(tmp_path, resume=True)
+    sent = {"format": "swin_viz", "train_config": cfg.plain(), "world_size": 2, "epoch": 0}
+    rank1 = Runtime(rank=1, world_size=2, local_rank=1, device=torch.device("cpu"))
+    monkeypatch.setattr(Runtime, "broadcast", lambda self, obj: sent if not self.main else obj)
+    reads = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: reads.append(a) or {})
+    assert load_run_state(tmp_path / "missing-here.pt", rank1, cfg) is sent and reads == []
+    changed = engine_config(tmp_path, resume=True, seed=4)
+    with pytest.raises(ValueError, match="seed: 0 -> 4"):
+        load_run_state(tmp_path / "missing-here.pt", rank1, changed)

@@ -10,7 +10,7 @@
 """
 
 from .augment import BatchAugment, MixupCutmix, augment_batch, mixup_cutmix, parse_randaugment
-from .loaders import DeviceLoader, EpochPlan, StreamingLoader, SyntheticLoader, synthetic_batches
+from .loaders import DeviceLoader, EpochPlan, StreamingLoader, SyntheticLoader
 from .sources import (
     IMAGE_EXTENSIONS,
     FolderIndex,
@@ -50,6 +50,5 @@ __all__ = [
     "scan_image_folder",
     "scan_splits",
     "split_folder",
-    "synthetic_batches",
     "train_crop",
 ]

@@ -31,7 +31,7 @@ from .augment import _apply_thetas, _crop_thetas
 from .sources import FolderIndex, ImageSet
 from .transforms import RRC_RATIO, RRC_SCALE, decode_rgb, eval_crop, normalize, sample_rng, train_crop
 
-__all__ = ["DeviceLoader", "EpochPlan", "StreamingLoader", "SyntheticLoader", "synthetic_batches"]
+__all__ = ["DeviceLoader", "EpochPlan", "StreamingLoader", "SyntheticLoader"]
 
 
 def _derive_seed(*parts: int) -> int:
@@ -374,20 +374,3 @@ class SyntheticLoader:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch = int(state["epoch"])
-
-
-def synthetic_batches(
-    batch_size: int, image_size: int, num_classes: int, device: torch.device | str, steps: int, seed: int = 0
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``steps`` batches ``(x, y)``: ``x`` ``(batch_size, 3, image_size, image_size)`` float32 ~ N(0, 1), ``y``
-    ``(batch_size,)`` int64 in ``0..num_classes - 1``, generated directly on ``device``.
-
-    For throughput measurements only (no data loading in the timed loop): the tensors are generated once and the
-    same pair is yielded every step. Nothing can be learned from them.
-    """
-    device = torch.device(device)
-    g = torch.Generator(device=device).manual_seed(seed)
-    x = torch.randn(batch_size, 3, image_size, image_size, generator=g, device=device)
-    y = torch.randint(0, num_classes, (batch_size,), generator=g, device=device)
-    for _ in range(steps):
-        yield x, y
