@@ -15,10 +15,7 @@ def _seed() -> None:
 
 def tiny_swin(**overrides: object) -> swin_viz.SwinTransformer:
     """A 3-stage Swin with the real structure (W-MSA/SW-MSA pairs, merging) but few channels."""
-    kwargs = dict(embed_dim=16, depths=(2, 2, 2), num_heads=(2, 4, 8), window_size=4, num_classes=10,
-                  drop_path_rate=0.0)  # fmt: skip
-    kwargs.update(overrides)
-    return swin_viz.SwinTransformer(**kwargs).eval()
+    return swin_viz.create_model("tiny", **overrides).eval()
 
 
 @pytest.fixture
