@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 import swin_viz
+
+# The timm / torchvision comparisons need a reference environment (torch + torchvision + timm, several GB): they run
+# only when SWIN_VIZ_REFERENCE=1, and there a failed import fails. Elsewhere test_layouts_reference.py checks the
+# same names independently, and test_checkpoints.py compares logits with HuggingFace's Swin.
+collect_ignore = [] if os.environ.get("SWIN_VIZ_REFERENCE") == "1" else ["test_reference_timm_torchvision.py"]
 
 
 @pytest.fixture(autouse=True)
