@@ -262,7 +262,7 @@ class AttentionCache:
             for j, block in enumerate(stage.blocks):
                 window, shift = effective_window(H, W, block.window_size, block.shift_size)
                 name = f"{shape['stage']}.block{j}"
-                self.blocks[name] = BlockInfo(name, int(shape["stage"][5:]), H, W, shape["heads"], window, shift,
+                self.blocks[name] = BlockInfo(name, shape["index"], H, W, shape["heads"], window, shift,
                                               shape["stride"])  # fmt: skip
         self.default_query = PHOTO_QUERY if images is None else self._inked_token(self.names[0])
 
