@@ -4,14 +4,15 @@ the constraint, so bad input never reaches a reshape or a division deep inside."
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import torch
 
 
-def _is_int(value: object) -> bool:
-    """An ``int`` that is not a ``bool`` (``True`` is an int in Python, never a window size here)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+def is_int(value: object) -> bool:
+    """An integer (``int``, ``numpy.int64``, ...) that is not a ``bool`` (``True`` is an int in Python, never a window
+    size here)."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def pair(value: int | tuple[int, int], what: str, minimum: int = 1) -> tuple[int, int]:
@@ -19,9 +20,9 @@ def pair(value: int | tuple[int, int], what: str, minimum: int = 1) -> tuple[int
 
     ``minimum`` is 1 for sizes (a window of 0 has no tokens) and 0 for shifts.
     """
-    if _is_int(value):
+    if is_int(value):
         value = (value, value)
-    if not isinstance(value, (tuple, list, torch.Size)) or len(value) != 2 or not all(_is_int(v) for v in value):
+    if not isinstance(value, (tuple, list, torch.Size)) or len(value) != 2 or not all(is_int(v) for v in value):
         raise TypeError(f"{what} must be an int or a pair of ints, got {value!r}")
     if value[0] < minimum or value[1] < minimum:
         raise ValueError(f"{what} must be >= {minimum} on both axes, got {tuple(value)}")
@@ -47,13 +48,13 @@ def check_bhwc(x: torch.Tensor, what: str, channels: int | None = None) -> None:
 
 def check_positive(value: int, what: str) -> None:
     """``value`` must be an int >= 1 (not a bool, not a float)."""
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{what} must be a positive int, got {value!r}")
 
 
 def check_nonnegative(value: int, what: str) -> None:
     """``value`` must be an int >= 0 (not a bool, not a float)."""
-    if not _is_int(value) or value < 0:
+    if not is_int(value) or value < 0:
         raise ValueError(f"{what} must be an int >= 0, got {value!r}")
 
 
@@ -88,5 +89,5 @@ def check_shift(window: tuple[int, int], shift: tuple[int, int]) -> None:
 def check_size(H: int, W: int, what: str) -> None:
     """A map size: two ints >= 1."""
     for value, axis in ((H, "H"), (W, "W")):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"{what}: {axis} must be an int >= 1, got {value!r}")

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ._validate import check_bool, check_nonnegative, check_positive, check_positive_number, check_rate
+from ._validate import check_bool, check_nonnegative, check_positive, check_positive_number, check_rate, is_int
 from .attention import ATTN_IMPLS
 from .block import SwinBlock
 from .geometry import StageInfo, stage_geometry
@@ -72,7 +72,7 @@ class SwinStage(nn.Module):
         attn_impl: str = "auto",
     ) -> None:
         super().__init__()
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        if not is_int(depth) or depth < 1:
             raise ValueError(f"a stage needs depth >= 1 (an int), got {depth!r}")
         drop_path = list(drop_path) or [0.0] * depth
         if len(drop_path) != depth:
@@ -290,14 +290,16 @@ class SwinTransformer(nn.Module):
             raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
         if indices is None:
             take = list(range(n))
-        elif isinstance(indices, int) and not isinstance(indices, bool):
+        elif is_int(indices):
             if not 1 <= indices <= n:
                 raise ValueError(f"indices={indices} asks for the last {indices} stages; the model has {n} (1..{n})")
             take = list(range(n - indices, n))
+        elif not isinstance(indices, Sequence) or isinstance(indices, str):
+            raise TypeError(f"indices must be None, an int or a sequence of stage indices, got {indices!r}")
         else:
             take = []
             for i in indices:
-                if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
+                if not is_int(i) or not -n <= i < n:
                     raise ValueError(f"stage index {i!r} is out of range for {n} stages (0..{n - 1} or -{n}..-1)")
                 take.append(i % n)
             if not take:

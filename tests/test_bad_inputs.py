@@ -107,6 +107,8 @@ SIZES = [
     ("forward_intermediates n", lambda: _tiny().forward_intermediates(T(1, 3, 32, 32), 4), E, "the model has 3"),
     ("forward_intermediates empty", lambda: _tiny().forward_intermediates(T(1, 3, 32, 32), []), E,
      "indices is empty"),
+    ("forward_intermediates float", lambda: _tiny().forward_intermediates(T(1, 3, 32, 32), 1.5), TE,
+     "indices must be None, an int or a sequence"),
     ("forward_intermediates fmt", lambda: _tiny().forward_intermediates(T(1, 3, 32, 32), output_fmt="NLC"), E,
      "output_fmt must be"),
 ]
