@@ -26,8 +26,6 @@ def check_image(x: torch.Tensor, in_chans: int, patch_size: int) -> None:
             f"expected an image batch (B, {in_chans}, H, W), got a {x.dim()}-d tensor of shape {tuple(x.shape)}"
             + ("; add a batch axis with x[None]" if x.dim() == 3 else "")
         )
-    if not x.is_floating_point():
-        raise TypeError(f"images must be a floating-point tensor, got {x.dtype}; e.g. x.float() / 255")
     if x.shape[1] != in_chans:
         hint = "; images look channels-last, use x.permute(0, 3, 1, 2)" if x.shape[-1] == in_chans else ""
         raise ValueError(f"expected {in_chans} input channels in (B, C, H, W), got shape {tuple(x.shape)}{hint}")
@@ -82,6 +80,8 @@ class PatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W) -> (B, H/p, W/p, embed_dim)``."""
         check_image(x, self.in_chans, self.patch_size)
+        if not x.is_floating_point():
+            raise TypeError(f"PatchEmbed expects a floating-point image, got {x.dtype}; e.g. x.float() / 255")
         x = self.proj(x).permute(0, 2, 3, 1)  # (B, H/p, W/p, C), channels-last like the rest of the model
         return self.out(self.norm(x))
 

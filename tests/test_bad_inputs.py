@@ -433,6 +433,15 @@ def test_channels_last_and_non_contiguous_inputs() -> None:
     assert swin_viz.merge_patches(fmap).shape == (1, 4, 6, 64)
 
 
+def test_rearrangements_take_any_dtype() -> None:
+    """Partitions, shifts and merges only move values: integer maps are fine (the book prints token numbers)."""
+    x = torch.arange(64).reshape(1, 1, 8, 8)
+    assert swin_viz.patch_partition(x, 4)[0, 0, 0].tolist() == x[0, 0, :4, :4].reshape(-1).tolist()
+    ids = torch.arange(64).reshape(1, 8, 8, 1)
+    assert torch.equal(swin_viz.window_reverse(swin_viz.window_partition(ids, 4), 4, 8, 8), ids)
+    assert swin_viz.merge_patches(ids).dtype == torch.int64
+
+
 def test_features_only_model_and_rectangular_windows() -> None:
     model = _tiny(num_classes=0)
     assert model(T(1, 3, 32, 32)).shape == (1, 64)
