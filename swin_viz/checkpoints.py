@@ -269,7 +269,7 @@ def convert_state_dict(
         if value.shape != target.shape:
             report.mismatched.append((ours, tuple(target.shape), tuple(value.shape)))
             continue
-        if value.is_floating_point() and not torch.isfinite(value).all():
+        if value.is_floating_point() and not value.is_meta and not torch.isfinite(value).all():
             report.nonfinite.append(ours)
             continue
         converted[ours] = value
