@@ -356,16 +356,21 @@ CASES = SIZES + NUMBERS + WINDOWS + HOOKS + CACHE
 def test_invalid_input_raises_a_named_error(call: Callable[[], object], error: type, message: str) -> None:
     with pytest.raises(error, match=message) as info:
         call()
-    # Raised by swin_viz itself (the innermost frame is in the package), not by torch or Python deep inside.
+    _assert_raised_by_swin_viz(info)
+
+
+def _assert_raised_by_swin_viz(info: pytest.ExceptionInfo) -> None:
+    """The innermost frame is a ``raise`` statement in the package: not torch, not Python, not a len() of a float."""
     frame = info.traceback[-1]
     assert "swin_viz" in str(frame.path), f"raised from {frame.path}"
+    assert str(frame.statement).lstrip().startswith("raise"), f"raised by {str(frame.statement).strip()!r}"
 
 
 @pytest.mark.parametrize(("call", "error", "message"), [c[1:] for c in CHECKPOINTS], ids=[c[0] for c in CHECKPOINTS])
 def test_invalid_checkpoint_raises_a_named_error(tmp_path: Path, call, error: type, message: str) -> None:
     with pytest.raises(error, match=message) as info:
         call(tmp_path)
-    assert "swin_viz" in str(info.traceback[-1].path)
+    _assert_raised_by_swin_viz(info)
 
 
 def test_the_battery_is_large_and_counted() -> None:
