@@ -11,7 +11,8 @@ Files, in the order the paper introduces the ideas:
 ``block.py``               the Swin block (LN, attention, MLP, stochastic depth)
 ``merging.py``             patch merging
 ``model.py``               stages, ``SwinTransformer``, ``swin_t/s/b/l``
-``flops.py``               the paper's complexity formulas and per-module MAC counts
+``geometry.py``            ``StageInfo``: each stage's map, padded map, channels, stride, window and shift
+``flops.py``               the paper's complexity formulas and one walk over the model counting MACs
 ``hooks.py``               hook points, ``run_with_cache``, ``hooks``
 ``checkpoints.py``         loading official / timm / torchvision / HuggingFace weights; saving our own
 =========================  ==========================================================================
@@ -20,6 +21,7 @@ Files, in the order the paper introduces the ideas:
 from .attention import WindowAttention
 from .block import DropPath, Mlp, SwinBlock
 from .checkpoints import (
+    CheckpointError,
     LoadReport,
     convert_state_dict,
     detect_layout,
@@ -29,10 +31,24 @@ from .checkpoints import (
     model_from_checkpoint,
     save_checkpoint,
 )
-from .flops import MacReport, Macs, count_macs, measure_macs, omega_msa, omega_wmsa
+from .flops import MacReport, Macs, count_macs, macs_of, measure_macs, omega_msa, omega_wmsa
+from .geometry import StageInfo, stage_geometry
 from .hooks import HookPoint, hook_points, hooks, run_with_cache
 from .merging import PatchMerging, merge_patches
-from .model import CONFIGS, SwinConfig, SwinStage, SwinTransformer, create_model, swin_b, swin_l, swin_s, swin_t
+from .model import (
+    CONFIGS,
+    SwinConfig,
+    SwinStage,
+    SwinTransformer,
+    create_model,
+    model_config,
+    register_config,
+    registered_models,
+    swin_b,
+    swin_l,
+    swin_s,
+    swin_t,
+)
 from .patches import PatchEmbed, patch_partition
 from .relative_position import RelativePositionBias, relative_offsets, relative_position_index
 from .shift import MASK_VALUE, cyclic_shift, region_labels, reverse_cyclic_shift, shifted_window_mask
@@ -43,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CONFIGS",
     "MASK_VALUE",
+    "CheckpointError",
     "DropPath",
     "HookPoint",
     "LoadReport",
@@ -52,6 +69,7 @@ __all__ = [
     "PatchEmbed",
     "PatchMerging",
     "RelativePositionBias",
+    "StageInfo",
     "SwinBlock",
     "SwinConfig",
     "SwinStage",
@@ -68,8 +86,10 @@ __all__ = [
     "hooks",
     "load_checkpoint",
     "load_state_dict",
+    "macs_of",
     "measure_macs",
     "merge_patches",
+    "model_config",
     "model_from_checkpoint",
     "num_windows",
     "omega_msa",
@@ -77,12 +97,15 @@ __all__ = [
     "pad_to_window",
     "patch_partition",
     "region_labels",
+    "register_config",
+    "registered_models",
     "relative_offsets",
     "relative_position_index",
     "reverse_cyclic_shift",
     "run_with_cache",
     "save_checkpoint",
     "shifted_window_mask",
+    "stage_geometry",
     "swin_b",
     "swin_l",
     "swin_s",

@@ -1,23 +1,39 @@
-"""Small input checks shared by the modules. Each raises ``ValueError`` naming the constraint."""
+"""Small input checks shared by the modules. Each raises ``ValueError`` (or ``TypeError`` for a wrong type) naming
+the constraint, so bad input never reaches a reshape or a division deep inside."""
 
 from __future__ import annotations
+
+import math
+from numbers import Integral, Real
 
 import torch
 
 
-def pair(value: int | tuple[int, int], what: str) -> tuple[int, int]:
-    """``7 -> (7, 7)``; a pair stays a pair. Rejects anything but one or two positive ints."""
-    if isinstance(value, int):
+def is_int(value: object) -> bool:
+    """An integer (``int``, ``numpy.int64``, ...) that is not a ``bool`` (``True`` is an int in Python, never a window
+    size here)."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def pair(value: int | tuple[int, int], what: str, minimum: int = 1) -> tuple[int, int]:
+    """``7 -> (7, 7)``; a pair stays a pair. Rejects anything but one or two ints ``>= minimum``.
+
+    ``minimum`` is 1 for sizes (a window of 0 has no tokens) and 0 for shifts.
+    """
+    if is_int(value):
         value = (value, value)
-    if len(value) != 2 or not all(isinstance(v, int) for v in value):
-        raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
+    if not isinstance(value, (tuple, list, torch.Size)) or len(value) != 2 or not all(is_int(v) for v in value):
+        raise TypeError(f"{what} must be an int or a pair of ints, got {value!r}")
+    if value[0] < minimum or value[1] < minimum:
+        raise ValueError(f"{what} must be >= {minimum} on both axes, got {tuple(value)}")
     return int(value[0]), int(value[1])
 
 
 def check_bhwc(x: torch.Tensor, what: str, channels: int | None = None) -> None:
-    """``x`` must be a channels-last feature map ``(B, H, W, C)`` (with ``C == channels`` if given)."""
+    """``x`` must be a channels-last feature map ``(B, H, W, C)`` with ``H, W, C >= 1`` (``C == channels`` if
+    given). ``B == 0`` is allowed: an empty batch gives an empty result, as torch modules do."""
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{what} expects a torch.Tensor, got {type(x).__name__}")
+        raise TypeError(f"{what} expects a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4:
         raise ValueError(
             f"{what} expects a (B, H, W, C) feature map, got a {x.dim()}-d tensor of shape {tuple(x.shape)}"
@@ -26,11 +42,37 @@ def check_bhwc(x: torch.Tensor, what: str, channels: int | None = None) -> None:
         raise ValueError(
             f"{what} expects C={channels} channels in the last axis of (B, H, W, C), got shape {tuple(x.shape)}"
         )
+    if min(x.shape[1:]) < 1:
+        raise ValueError(f"{what} expects H, W, C >= 1 in (B, H, W, C), got shape {tuple(x.shape)}")
 
 
 def check_positive(value: int, what: str) -> None:
-    if not isinstance(value, int) or value < 1:
+    """``value`` must be an int >= 1 (not a bool, not a float)."""
+    if not is_int(value) or value < 1:
         raise ValueError(f"{what} must be a positive int, got {value!r}")
+
+
+def check_nonnegative(value: int, what: str) -> None:
+    """``value`` must be an int >= 0 (not a bool, not a float)."""
+    if not is_int(value) or value < 0:
+        raise ValueError(f"{what} must be an int >= 0, got {value!r}")
+
+
+def check_rate(value: float, what: str) -> None:
+    """A probability of dropping: a real number in ``[0, 1)``."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{what} must be in [0, 1), a real number; got {value!r}")
+
+
+def check_positive_number(value: float, what: str) -> None:
+    """A finite real number > 0 (e.g. ``mlp_ratio``)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
+
+
+def check_bool(value: bool, what: str) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, got {value!r}")
 
 
 def check_shift(window: tuple[int, int], shift: tuple[int, int]) -> None:
@@ -42,3 +84,10 @@ def check_shift(window: tuple[int, int], shift: tuple[int, int]) -> None:
             raise ValueError(
                 f"shift_size {s} is out of range for window_size {m} (axis {'HW'[axis]}): need 0 <= shift < window"
             )
+
+
+def check_size(H: int, W: int, what: str) -> None:
+    """A map size: two ints >= 1."""
+    for value, axis in ((H, "H"), (W, "W")):
+        if not is_int(value) or value < 1:
+            raise ValueError(f"{what}: {axis} must be an int >= 1, got {value!r}")

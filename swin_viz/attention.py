@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import flops as _flops
-from ._validate import check_positive, pair
+from ._validate import check_bool, check_positive, check_rate, pair
 from .hooks import HookPoint
 from .relative_position import RelativePositionBias
 
@@ -55,6 +54,10 @@ class WindowAttention(nn.Module):
         super().__init__()
         check_positive(dim, "dim")
         check_positive(num_heads, "num_heads")
+        check_positive(window_size, "window_size")
+        check_bool(qkv_bias, "qkv_bias")
+        check_rate(attn_drop, "attn_drop")
+        check_rate(proj_drop, "proj_drop")
         if dim % num_heads:
             raise ValueError(f"num_heads {num_heads} must divide dim {dim} (head_dim = dim / num_heads)")
         if attn_impl not in ATTN_IMPLS:
@@ -96,6 +99,8 @@ class WindowAttention(nn.Module):
         self, x: torch.Tensor, mask: torch.Tensor | None = None, window: tuple[int, int] | None = None
     ) -> torch.Tensor:
         """``(B*nW, N, C) -> (B*nW, N, C)``; ``mask`` is ``(nW, N, N)`` additive, ``window`` the ``(Mh, Mw)`` of N."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"WindowAttention expects a torch.Tensor of windows, got {type(x).__name__}")
         if x.dim() != 3 or x.shape[-1] != self.dim:
             raise ValueError(f"WindowAttention expects windows (B*nW, N, {self.dim}), got shape {tuple(x.shape)}")
         Bw, N, C = x.shape
@@ -110,9 +115,12 @@ class WindowAttention(nn.Module):
 
         nW = 1
         if mask is not None:
+            if not isinstance(mask, torch.Tensor) or mask.dim() != 3 or mask.shape[1:] != (N, N) or mask.shape[0] < 1:
+                got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+                raise ValueError(f"mask must be (nW, {N}, {N}) with nW dividing {Bw} windows, got {got}")
             mask = self.mask(mask)
             nW = mask.shape[0]
-            if mask.shape != (nW, N, N) or Bw % nW:
+            if Bw % nW:
                 raise ValueError(f"mask must be (nW, {N}, {N}) with nW dividing {Bw} windows, got {tuple(mask.shape)}")
 
         if self.uses_explicit_path():
@@ -147,14 +155,6 @@ class WindowAttention(nn.Module):
         q, k, v = (t.reshape(B, nW * h, N, d) for t in (q, k, v))
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=drop, scale=self.scale)
         return ctx.reshape(Bw, h, N, d)
-
-    def macs(self, N: int) -> _flops.Macs:
-        """MACs of one window of ``N`` tokens (official count)."""
-        return _flops.window_attention_macs(N, self.dim, self.num_heads)
-
-    def flops(self, N: int) -> int:
-        """The official ``WindowAttention.flops(N)``: MACs of one window of ``N`` tokens."""
-        return self.macs(N).total
 
     def extra_repr(self) -> str:
         return (

@@ -16,8 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import flops as _flops
-from ._validate import check_bhwc, check_positive, check_shift, pair
+from ._validate import check_bhwc, check_positive, check_positive_number, check_rate, check_shift, pair
 from .attention import WindowAttention
 from .hooks import HookPoint
 from .shift import cyclic_shift, reverse_cyclic_shift, shifted_window_mask
@@ -34,9 +33,8 @@ class DropPath(nn.Module):
 
     def __init__(self, p: float = 0.0) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"drop_path probability must be in [0, 1), got {p}")
-        self.p = p
+        check_rate(p, "drop_path probability")
+        self.p = float(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Any shape ``(B, ...)``; one keep/drop decision per sample."""
@@ -58,6 +56,9 @@ class Mlp(nn.Module):
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0) -> None:
         super().__init__()
+        check_positive(dim, "dim")
+        check_positive(hidden_dim, "Mlp hidden_dim (dim * mlp_ratio)")
+        check_rate(drop, "drop")
         self.fc1 = nn.Linear(dim, hidden_dim)
         self.act = nn.GELU()
         self.hidden = HookPoint()
@@ -92,8 +93,12 @@ class SwinBlock(nn.Module):
         attn_impl: str = "auto",
     ) -> None:
         super().__init__()
+        check_positive(dim, "dim")
         check_positive(window_size, "window_size")
-        check_shift(pair(window_size, "window_size"), pair(shift_size, "shift_size"))
+        check_shift(pair(window_size, "window_size"), pair(shift_size, "shift_size", minimum=0))
+        check_positive_number(mlp_ratio, "mlp_ratio")
+        if int(dim * mlp_ratio) < 1:
+            raise ValueError(f"mlp_ratio {mlp_ratio} gives an MLP of width int({dim} * {mlp_ratio}) = 0; need >= 1")
         self.dim = dim
         self.num_heads = num_heads
         self.window_size = window_size
@@ -140,15 +145,6 @@ class SwinBlock(nn.Module):
         x = x + self.drop_path(y)
         x = x + self.drop_path(self.mlp_out(self.mlp(self.norm2(x))))
         return self.out(x)
-
-    def macs(self, H: int, W: int) -> _flops.Macs:
-        """MACs of this block on an ``H x W`` map (attention counted on the padded map)."""
-        window, _ = effective_window(H, W, self.window_size, self.shift_size)
-        return _flops.swin_block_macs(H, W, self.dim, self.num_heads, window, self.mlp_ratio)
-
-    def flops(self, H: int, W: int) -> int:
-        """The official ``flops()``: MACs on an ``H x W`` map, LayerNorms included."""
-        return self.macs(H, W).total
 
     def extra_repr(self) -> str:
         kind = "SW-MSA" if self.shift_size else "W-MSA"

@@ -22,6 +22,7 @@ could not be used is reported *by name*: missing, unexpected and mis-shaped.
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,7 @@ from torch import nn
 
 __all__ = [
     "LAYOUTS",
+    "CheckpointError",
     "LoadReport",
     "convert_state_dict",
     "detect_layout",
@@ -98,6 +100,38 @@ _TOP_RENAMES: dict[str, dict[str, str]] = {
     },
 }  # fmt: skip
 _TOP_RENAMES["hf5"] = _TOP_RENAMES["hf"]
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable checkpoint: empty, truncated, not a PyTorch file, a directory, or one holding
+    Python objects that ``torch.load(weights_only=True)`` refuses to build."""
+
+
+def _read(path: str | os.PathLike, map_location: str | torch.device) -> object:
+    """``torch.load(path, weights_only=True)``, with an error that says what is wrong with the file."""
+    p = Path(path)
+    if p.is_dir():
+        raise CheckpointError(f"{p} is a directory; pass the checkpoint file inside it")
+    if not p.exists():
+        raise FileNotFoundError(f"no checkpoint at {p}")
+    size = p.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{p} is empty (0 bytes): an interrupted download or save? Nothing to load")
+    try:
+        return torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message advises weights_only=False; the one line worth keeping is the unpickler's reason.
+        reason = next((line.strip() for line in str(exc).splitlines() if "WeightsUnpickler error" in line), "")
+        raise CheckpointError(
+            f"{p} ({size} bytes) could not be read with torch.load(weights_only=True): it is not a PyTorch "
+            f"checkpoint, or it holds Python objects other than tensors and plain data, which swin_viz never "
+            f"builds from a file. {reason}".rstrip()
+        ) from exc
+    except Exception as exc:  # EOFError, zip errors, KeyError from garbage opcodes...: all mean "not a checkpoint"
+        raise CheckpointError(
+            f"{p} ({size} bytes) is not a readable PyTorch checkpoint (truncated or corrupt?): "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc
 
 
 def _check_layout(layout: str) -> None:
@@ -181,10 +215,12 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    nonfinite: list[str] = field(default_factory=list)
+    """Tensors holding NaN or inf: never loaded."""
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched)
+        return not (self.missing or self.unexpected or self.mismatched or self.nonfinite)
 
     def __str__(self) -> str:
         lines = [
@@ -196,6 +232,8 @@ class LoadReport:
             lines.append(f"unexpected ({len(self.unexpected)}): " + ", ".join(self.unexpected))
         for name, want, got in self.mismatched:
             lines.append(f"mis-shaped: {name} expects {want}, the checkpoint has {got}")
+        if self.nonfinite:
+            lines.append(f"non-finite (NaN or inf, not loaded) ({len(self.nonfinite)}): " + ", ".join(self.nonfinite))
         return "\n".join(lines)
 
 
@@ -231,6 +269,9 @@ def convert_state_dict(
         if value.shape != target.shape:
             report.mismatched.append((ours, tuple(target.shape), tuple(value.shape)))
             continue
+        if value.is_floating_point() and not value.is_meta and not torch.isfinite(value).all():
+            report.nonfinite.append(ours)
+            continue
         converted[ours] = value
         report.loaded.append(ours)
     for name in state_dict:
@@ -250,9 +291,10 @@ def load_state_dict(
 
     ``strict=True`` raises ``ValueError`` naming every missing, unexpected or mis-shaped key and loads
     nothing; ``strict=False`` loads what fits (e.g. a backbone under a new head) and returns the report.
+    Tensors holding NaN or inf are never loaded: even with ``strict=False`` they raise, naming them.
     """
     converted, report = convert_state_dict(state_dict, model, layout)
-    if strict and not report.ok:
+    if report.nonfinite or (strict and not report.ok):
         raise ValueError(f"checkpoint does not fit {type(model).__name__}:\n{report}")
     model.load_state_dict(converted, strict=False)
     return report
@@ -265,8 +307,10 @@ def load_checkpoint(
     strict: bool = True,
     map_location: str | torch.device = "cpu",
 ) -> LoadReport:
-    """Read ``path`` with ``torch.load(weights_only=True)`` and load it into ``model`` (see :func:`load_state_dict`)."""
-    obj = torch.load(path, map_location=map_location, weights_only=True)
+    """Read ``path`` with ``torch.load(weights_only=True)`` and load it into ``model`` (see :func:`load_state_dict`).
+
+    Raises :class:`CheckpointError` for a file that is empty, truncated, not a checkpoint or a directory."""
+    obj = _read(path, map_location)
     return load_state_dict(model, obj, layout=layout, strict=strict)
 
 
@@ -287,6 +331,12 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: object) 
     with ``weights_only=True``.
     """
     path = Path(path)
+    for key, value in extra.items():
+        if key in ("format", "version", "config", "state_dict"):
+            raise ValueError(f"save_checkpoint: extra key {key!r} would overwrite the checkpoint's own {key!r}")
+        _check_plain(value, key)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory; name the checkpoint file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     config = getattr(model, "config", None)
     payload = {
@@ -309,13 +359,33 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: object) 
             os.remove(tmp)
 
 
+def _check_plain(value: object, where: str) -> None:
+    """``value`` must load back with ``weights_only=True``: numbers, strings, None, tensors, lists/tuples/dicts."""
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for k, item in value.items():
+            if not isinstance(k, (str, int)):
+                raise ValueError(f"save_checkpoint: {where} has a key {k!r}; keys must be strings or ints")
+            _check_plain(item, f"{where}[{k!r}]")
+        return
+    raise ValueError(
+        f"save_checkpoint: extra value {where} is a {type(value).__name__}; only numbers, strings, None, tensors and "
+        f"lists/tuples/dicts of them load back with weights_only=True"
+    )
+
+
 def model_from_checkpoint(
     path: str | os.PathLike, map_location: str | torch.device = "cpu", **overrides: object
 ) -> nn.Module:
     """Build the model a :func:`save_checkpoint` file describes and load its weights."""
     from .model import SwinTransformer
 
-    obj = torch.load(path, map_location=map_location, weights_only=True)
+    obj = _read(path, map_location)
     if not isinstance(obj, dict) or obj.get("format") != "swin_viz" or not obj.get("config"):
         raise ValueError(f"{path} is not a swin_viz checkpoint with a config; build the model and use load_checkpoint")
     config = dict(obj["config"])

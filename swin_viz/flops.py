@@ -7,9 +7,12 @@ Two conventions meet here, and the book shows both:
 * ``torch.utils.flop_counter.FlopCounterMode`` counts floating-point operations (2 per MAC) of matmuls and
   convolutions only.
 
-Every module of :mod:`swin_viz` has ``macs(H, W) -> Macs`` with a ``matmul`` part (linear layers, the two
-attention matmuls, the patch-embedding convolution: exactly half of what ``FlopCounterMode`` measures) and an
-``other`` part (LayerNorms, as the official code adds them); ``flops(H, W)`` returns the official total.
+Counting walks the model from above: the building blocks know nothing about it. :func:`macs_of` gives the
+:class:`Macs` of one module -- a ``matmul`` part (linear layers, the two attention matmuls, the patch-embedding
+convolution: exactly half of what ``FlopCounterMode`` measures) and an ``other`` part (LayerNorms, as the
+official code adds them) -- and :func:`count_macs` walks a whole model, stage by stage, with the geometry of
+:mod:`swin_viz.geometry`. ``SwinTransformer.flops()`` returns the official total, for parity with the official
+code.
 
 Complexity of global and window attention on ``h x w`` tokens with ``C`` channels (paper, eq. 1-2; softmax
 ignored):
@@ -21,19 +24,24 @@ ignored):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import SwinTransformer
+from ._validate import check_positive, check_size
+from .attention import WindowAttention
+from .block import SwinBlock
+from .merging import PatchMerging
+from .model import SwinStage, SwinTransformer
+from .patches import PatchEmbed
+from .windows import effective_window
 
 __all__ = [
     "MacReport",
     "Macs",
     "count_macs",
     "head_macs",
+    "macs_of",
     "measure_macs",
     "omega_msa",
     "omega_wmsa",
@@ -168,10 +176,69 @@ class MacReport:
         return "\n".join(lines)
 
 
+def macs_of(module: nn.Module, *size: int) -> Macs:
+    """MACs of one building block, official convention.
+
+    ``macs_of(patch_embed, H, W)`` for an ``H x W`` image; ``macs_of(merging, H, W)`` and ``macs_of(block, H, W)``
+    for an ``H x W`` input map; ``macs_of(attention, N)`` for one window of ``N`` tokens; ``macs_of(stage, H, W)``
+    for a stage's input map; ``macs_of(model, H, W)`` for one image.
+    """
+    for value in size:
+        check_positive(value, f"size of {type(module).__name__}")
+    if isinstance(module, WindowAttention):
+        if len(size) != 1:
+            raise ValueError(f"macs_of(WindowAttention, N) takes the tokens per window N, got {size}")
+        return window_attention_macs(size[0], module.dim, module.num_heads)
+    if len(size) != 2:
+        raise ValueError(f"macs_of({type(module).__name__}, H, W) takes a map size (H, W), got {size}")
+    H, W = size
+    if isinstance(module, SwinTransformer):
+        return count_macs(module, (H, W)).macs
+    if isinstance(module, PatchEmbed):
+        return patch_embed_macs(H, W, module.in_chans, module.embed_dim, module.patch_size,
+                                norm=isinstance(module.norm, nn.LayerNorm))  # fmt: skip
+    if isinstance(module, PatchMerging):
+        return patch_merging_macs(H, W, module.dim, module.out_dim)
+    if isinstance(module, SwinBlock):
+        window, _ = effective_window(H, W, module.window_size, module.shift_size)
+        return swin_block_macs(H, W, module.dim, module.num_heads, window, module.mlp_ratio)
+    if isinstance(module, SwinStage):
+        total = Macs()
+        for _, m in _stage_rows(module, H, W, ""):
+            total = total + m
+        return total
+    raise TypeError(f"macs_of knows PatchEmbed, WindowAttention, SwinBlock, PatchMerging, SwinStage and "
+                    f"SwinTransformer, got {type(module).__name__}")  # fmt: skip
+
+
+def _stage_rows(stage: SwinStage, H: int, W: int, prefix: str) -> list[tuple[str, Macs]]:
+    """Rows of one stage for an ``H x W`` input map (before its merging)."""
+    rows = []
+    if stage.downsample is not None:
+        rows.append((f"{prefix}downsample", macs_of(stage.downsample, H, W)))
+        H, W = -(-H // 2), -(-W // 2)
+    for j, block in enumerate(stage.blocks):
+        rows.append((f"{prefix}block{j}", macs_of(block, H, W)))
+    return rows
+
+
 def count_macs(model: SwinTransformer, img_size: int | tuple[int, int] = 224) -> MacReport:
-    """Analytic per-module MACs of ``model`` for one ``img_size`` image (a model on the meta device works)."""
-    H, W = (img_size, img_size) if isinstance(img_size, int) else img_size
-    return MacReport((H, W), model.macs_rows(H, W))
+    """Analytic per-module MACs of ``model`` for one ``img_size`` image (a model on the meta device works).
+
+    One walk, in forward order: ``patch_embed``, ``stageN.downsample``, ``stageN.blockJ``, ``head``; the map sizes
+    come from ``model.stage_info`` (:mod:`swin_viz.geometry`).
+    """
+    if not isinstance(model, SwinTransformer):
+        raise TypeError(f"count_macs expects a SwinTransformer, got {type(model).__name__}; see macs_of for parts")
+    H, W = (img_size, img_size) if isinstance(img_size, int) and not isinstance(img_size, bool) else tuple(img_size)
+    check_size(H, W, "count_macs")
+    infos = model.stage_info(H, W)
+    rows = [("patch_embed", macs_of(model.patch_embed, H, W))]
+    for info, stage in zip(infos, model.stages):
+        rows += _stage_rows(stage, *info.in_resolution, f"{info.name}.")
+    h, w = infos[-1].resolution
+    rows.append(("head", head_macs(h, w, model.num_features, model.num_classes)))
+    return MacReport((H, W), rows)
 
 
 def measure_macs(module: nn.Module, *inputs: torch.Tensor, **kwargs: object) -> int:

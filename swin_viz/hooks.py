@@ -42,6 +42,26 @@ class HookPoint(nn.Identity):
         super().__init__()
         self.name: str = ""
 
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the hooks; a hook that replaces the tensor must return one of the same shape.
+
+        A broadcastable stand-in (a ``(1, N, N)`` mask for ``(nW, N, N)``) would apply one window's or one head's
+        values to all of them without a word, so it is refused with an error that names the hook point.
+        """
+        out = super().__call__(x)
+        if out is not x:
+            if not isinstance(out, torch.Tensor):
+                raise TypeError(
+                    f"a hook on {self.name or 'a hook point'!r} returned {type(out).__name__}; a hook returns None "
+                    f"(keep the value) or a tensor of shape {tuple(x.shape)}"
+                )
+            if out.shape != x.shape:
+                raise ValueError(
+                    f"a hook on {self.name or 'a hook point'!r} returned shape {tuple(out.shape)}; it must return "
+                    f"the shape it replaces, {tuple(x.shape)} (no broadcasting)"
+                )
+        return out
+
     def has_hooks(self) -> bool:
         """True when someone listens: a forward (pre-)hook here or a global module hook."""
         return bool(
@@ -73,14 +93,32 @@ def match_names(model: nn.Module, patterns: str | Iterable[str] | Callable[[str]
     returns an empty cache.
     """
     names = list(hook_points(model))
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no hook points (swin_viz.HookPoint modules)")
     if patterns is None:
         return names
     if callable(patterns):
-        return [n for n in names if patterns(n)]
+        chosen_by_predicate = [n for n in names if patterns(n)]
+        if not chosen_by_predicate:
+            raise ValueError(
+                f"the name predicate {getattr(patterns, '__name__', patterns)!r} matches no hook point; names look "
+                f"like {names[:3]} (see swin_viz.hook_points(model) for all {len(names)})"
+            )
+        return chosen_by_predicate
     if isinstance(patterns, str):
         patterns = [patterns]
+    try:
+        patterns = list(patterns)
+    except TypeError:
+        raise TypeError(
+            f"hook names must be a glob, a list of globs, a predicate or None, got {type(patterns).__name__}"
+        ) from None
+    if not patterns:
+        raise ValueError("the list of hook names is empty, so nothing would be cached; pass None for every hook point")
     chosen: list[str] = []
     for pattern in patterns:
+        if not isinstance(pattern, str):
+            raise TypeError(f"a hook name pattern must be a string, got {pattern!r}")
         hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not hits:
             raise ValueError(
@@ -100,7 +138,14 @@ def hooks(model: nn.Module, fwd_hooks: Mapping[str, HookFn] | Iterable[tuple[str
         with swin_viz.hooks(model, {"*.attn.mask": lambda m, i, out: torch.zeros_like(out)}):
             logits = model(x)          # every shifted block now attends across regions
     """
-    items = fwd_hooks.items() if isinstance(fwd_hooks, Mapping) else fwd_hooks
+    items = list(fwd_hooks.items() if isinstance(fwd_hooks, Mapping) else fwd_hooks)
+    for item in items:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise TypeError(f"hooks expects {{name: hook}} or (name, hook) pairs, got {item!r}")
+        if not callable(item[1]):
+            raise TypeError(
+                f"the hook for {item[0]!r} is a {type(item[1]).__name__}, not a callable hook(module, inputs, output)"
+            )
     points = hook_points(model)
     handles = []
     try:

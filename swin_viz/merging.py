@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import flops as _flops
-from ._validate import check_bhwc
+from ._validate import check_bhwc, check_positive
 from .hooks import HookPoint
 
 __all__ = ["PatchMerging", "merge_patches"]
@@ -40,8 +39,11 @@ class PatchMerging(nn.Module):
 
     def __init__(self, dim: int, out_dim: int | None = None) -> None:
         super().__init__()
+        check_positive(dim, "dim")
+        if out_dim is not None:
+            check_positive(out_dim, "out_dim")
         self.dim = dim
-        self.out_dim = out_dim or 2 * dim
+        self.out_dim = 2 * dim if out_dim is None else out_dim
         self.gathered = HookPoint()
         self.norm = nn.LayerNorm(4 * dim)
         self.reduction = nn.Linear(4 * dim, self.out_dim, bias=False)
@@ -52,14 +54,6 @@ class PatchMerging(nn.Module):
         check_bhwc(x, "PatchMerging", self.dim)
         x = self.gathered(merge_patches(x))
         return self.out(self.reduction(self.norm(x)))
-
-    def macs(self, H: int, W: int) -> _flops.Macs:
-        """MACs for an ``H x W`` input map: the 4C -> 2C projection and the LayerNorm(4C)."""
-        return _flops.patch_merging_macs(H, W, self.dim, self.out_dim)
-
-    def flops(self, H: int, W: int) -> int:
-        """The official ``flops()``: MACs for an ``H x W`` input map."""
-        return self.macs(H, W).total
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, out_dim={self.out_dim}, order=(0::2,0::2),(1::2,0::2),(0::2,1::2),(1::2,1::2)"

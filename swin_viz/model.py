@@ -18,6 +18,7 @@ block of stage 1.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -25,13 +26,13 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from . import flops as _flops
+from ._validate import check_bool, check_nonnegative, check_positive, check_positive_number, check_rate, is_int
 from .attention import ATTN_IMPLS
 from .block import SwinBlock
+from .geometry import StageInfo, stage_geometry
 from .hooks import HookPoint, hook_points, run_with_cache
 from .merging import PatchMerging
 from .patches import PatchEmbed
-from .windows import effective_window
 
 __all__ = [
     "CONFIGS",
@@ -39,6 +40,9 @@ __all__ = [
     "SwinStage",
     "SwinTransformer",
     "create_model",
+    "model_config",
+    "register_config",
+    "registered_models",
     "swin_b",
     "swin_l",
     "swin_s",
@@ -68,8 +72,8 @@ class SwinStage(nn.Module):
         attn_impl: str = "auto",
     ) -> None:
         super().__init__()
-        if depth < 1:
-            raise ValueError(f"a stage needs depth >= 1, got {depth}")
+        if not is_int(depth) or depth < 1:
+            raise ValueError(f"a stage needs depth >= 1 (an int), got {depth!r}")
         drop_path = list(drop_path) or [0.0] * depth
         if len(drop_path) != depth:
             raise ValueError(f"drop_path needs one rate per block ({depth}), got {len(drop_path)}")
@@ -101,16 +105,6 @@ class SwinStage(nn.Module):
             else:
                 x = block(x)
         return self.out(x)
-
-    def macs_rows(self, H: int, W: int, prefix: str) -> tuple[list[tuple[str, _flops.Macs]], tuple[int, int]]:
-        """Per-module MACs for an ``H x W`` input map, and the output map size."""
-        rows = []
-        if self.downsample is not None:
-            rows.append((f"{prefix}.downsample", self.downsample.macs(H, W)))
-            H, W = -(-H // 2), -(-W // 2)
-        for j, block in enumerate(self.blocks):
-            rows.append((f"{prefix}.block{j}", block.macs(H, W)))
-        return rows, (H, W)
 
 
 @dataclass(frozen=True)
@@ -169,17 +163,33 @@ class SwinTransformer(nn.Module):
         grad_checkpointing: bool = False,
     ) -> None:
         super().__init__()
+        for value, what in ((embed_dim, "embed_dim"), (window_size, "window_size"), (patch_size, "patch_size"),
+                            (in_chans, "in_chans")):  # fmt: skip
+            check_positive(value, what)
+        check_nonnegative(num_classes, "num_classes (0 for a features-only model)")
+        check_positive_number(mlp_ratio, "mlp_ratio")
+        for value, what in ((drop_rate, "drop_rate"), (attn_drop_rate, "attn_drop_rate"),
+                            (drop_path_rate, "drop_path_rate")):  # fmt: skip
+            check_rate(value, what)
+        for value, what in ((qkv_bias, "qkv_bias"), (patch_norm, "patch_norm"),
+                            (grad_checkpointing, "grad_checkpointing")):  # fmt: skip
+            check_bool(value, what)
+        if isinstance(depths, (str, bytes)) or isinstance(num_heads, (str, bytes)):
+            raise ValueError(f"depths and num_heads must be sequences of ints, got {depths!r} and {num_heads!r}")
         depths, num_heads = tuple(depths), tuple(num_heads)
         if len(depths) != len(num_heads) or not depths:
             raise ValueError(f"depths {depths} and num_heads {num_heads} must have the same, non-zero length")
+        for i, depth in enumerate(depths):
+            check_positive(depth, f"stage{i + 1}: depth (depths[{i}])")
         for i, heads in enumerate(num_heads):
             dim = embed_dim * 2**i
-            if heads < 1 or dim % heads:
+            check_positive(heads, f"stage{i + 1}: num_heads (num_heads[{i}])")
+            if dim % heads:
                 raise ValueError(f"stage{i + 1}: num_heads {heads} must divide its dim {dim} (embed_dim * 2**{i})")
+        if int(embed_dim * mlp_ratio) < 1:
+            raise ValueError(f"mlp_ratio {mlp_ratio} gives stage 1 an MLP of width int({embed_dim} * {mlp_ratio}) = 0")
         if attn_impl not in ATTN_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}")
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
         self.config = SwinConfig(
             embed_dim, depths, num_heads, window_size, patch_size, in_chans, num_classes, mlp_ratio, qkv_bias,
             drop_rate, attn_drop_rate, drop_path_rate, patch_norm,
@@ -256,6 +266,58 @@ class SwinTransformer(nn.Module):
             out[f"stage{i + 1}"] = x.permute(0, 3, 1, 2)
         return out
 
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | Sequence[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Stage outputs for detection / segmentation necks, as timm's ``forward_intermediates``.
+
+        ``indices``: ``None`` for every stage, an int ``n`` for the last ``n`` stages, or a sequence of stage
+        indices counted from 0 (negative ones from the end). Each intermediate is ``(B, C_i, H/s_i, W/s_i)``
+        (``output_fmt="NCHW"``) or ``(B, H/s_i, W/s_i, C_i)`` (``"NHWC"``) with ``s_i = patch_size * 2**i``.
+        ``norm=True`` applies the final LayerNorm to the last stage's intermediate, as timm does.
+
+        Returns the intermediates when ``intermediates_only``, else ``(final, intermediates)`` where ``final`` is
+        :meth:`forward_features` ``(B, H/s, W/s, C)`` (or the last map reached with ``stop_early``).
+        """
+        n = self.num_stages
+        if output_fmt not in ("NCHW", "NHWC"):
+            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
+        if indices is None:
+            take = list(range(n))
+        elif is_int(indices):
+            if not 1 <= indices <= n:
+                raise ValueError(f"indices={indices} asks for the last {indices} stages; the model has {n} (1..{n})")
+            take = list(range(n - indices, n))
+        elif not isinstance(indices, Sequence) or isinstance(indices, str):
+            raise TypeError(f"indices must be None, an int or a sequence of stage indices, got {indices!r}")
+        else:
+            take = []
+            for i in indices:
+                if not is_int(i) or not -n <= i < n:
+                    raise ValueError(f"stage index {i!r} is out of range for {n} stages (0..{n - 1} or -{n}..-1)")
+                take.append(i % n)
+            if not take:
+                raise ValueError("indices is empty; pass None for every stage")
+        last = max(take)
+        stages = self.stages[: last + 1] if stop_early or intermediates_only else self.stages
+        intermediates: list[torch.Tensor] = []
+        x = self.pos_drop(self.patch_embed(x))
+        for i, stage in enumerate(stages):
+            x = stage(x)
+            if i in take:
+                y = self.norm(x) if norm and i == n - 1 else x
+                intermediates.append(y.permute(0, 3, 1, 2) if output_fmt == "NCHW" else y)
+        if intermediates_only:
+            return intermediates
+        final = self.normed(self.norm(x)) if len(stages) == n else x
+        return final, intermediates
+
     # ------------------------------------------------------------------------------------------------- hooks
     def hook_points(self) -> dict[str, HookPoint]:
         """Every hook point by dotted name, in forward order."""
@@ -267,38 +329,26 @@ class SwinTransformer(nn.Module):
         """``(logits, {name: tensor})`` for the hook points matching ``names`` (globs; all when ``None``)."""
         return run_with_cache(self, x, names=names, detach=detach)
 
-    # ------------------------------------------------------------------------------------------------- counting
-    def macs_rows(self, H: int, W: int) -> list[tuple[str, _flops.Macs]]:
-        """Per-module MACs for one ``H x W`` image, in forward order (see :func:`swin_viz.count_macs`)."""
-        p = self.config.patch_size
-        rows = [("patch_embed", self.patch_embed.macs(H, W))]
-        h, w = H // p, W // p
-        for i, stage in enumerate(self.stages):
-            stage_rows, (h, w) = stage.macs_rows(h, w, f"stage{i + 1}")
-            rows += stage_rows
-        rows.append(("head", _flops.head_macs(h, w, self.num_features, self.num_classes)))
-        return rows
-
+    # ------------------------------------------------------------------------------------------------- geometry
     def flops(self, H: int = 224, W: int | None = None) -> int:
-        """The official ``flops()``: total MACs (the paper's "FLOPs") for one ``H x W`` image."""
-        return _flops.count_macs(self, (H, W or H)).total
+        """The official ``flops()``: total MACs (the paper's "FLOPs") for one ``H x W`` image.
+
+        Kept for parity with the official code; the counting itself lives in :mod:`swin_viz.flops`.
+        """
+        from .flops import count_macs  # counting walks the model from above; the model does not import it
+
+        return count_macs(self, (H, W or H)).total
+
+    def stage_info(self, H: int = 224, W: int | None = None) -> list[StageInfo]:
+        """:class:`~swin_viz.geometry.StageInfo` of every stage for an ``H x W`` image (:mod:`swin_viz.geometry`)."""
+        cfg = self.config
+        return stage_geometry(H, W or H, patch_size=cfg.patch_size, embed_dim=cfg.embed_dim, depths=cfg.depths,
+                              num_heads=cfg.num_heads, window_size=cfg.window_size)  # fmt: skip
 
     def stage_shapes(self, H: int = 224, W: int | None = None) -> list[dict[str, object]]:
-        """Per stage: map size, channels, heads, the (effective) window and shift of its blocks, and the size the
-        map is zero-padded to for window attention (``padded``)."""
-        W = W or H
-        p, cfg = self.config.patch_size, self.config
-        h, w = H // p, W // p
-        out = []
-        for i, stage in enumerate(self.stages):
-            if i > 0:
-                h, w = -(-h // 2), -(-w // 2)
-            window, shift = effective_window(h, w, cfg.window_size, cfg.window_size // 2)
-            padded = (-(-h // window[0]) * window[0], -(-w // window[1]) * window[1])
-            out.append({"stage": f"stage{i + 1}", "resolution": (h, w), "channels": stage.dim,
-                        "heads": cfg.num_heads[i], "blocks": stage.depth, "window": window, "shift": shift,
-                        "padded": padded, "stride": p * 2**i})  # fmt: skip
-        return out
+        """:meth:`stage_info` as dicts (``"stage"``, ``"index"``, ``"resolution"``, ``"channels"``, ``"heads"``,
+        ``"blocks"``, ``"window"``, ``"shift"``, ``"padded"``, ``"stride"``), for older callers."""
+        return [info.as_dict() for info in self.stage_info(H, W)]
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
@@ -315,13 +365,50 @@ def _init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-def create_model(name: str, **overrides: object) -> SwinTransformer:
-    """Build a named configuration (``"swin_t"``, ``"swin_s"``, ``"swin_b"``, ``"swin_l"``) with overrides."""
-    if name not in CONFIGS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(CONFIGS)}")
-    kwargs = asdict(CONFIGS[name])
+_REGISTRY: dict[str, SwinConfig] = dict(CONFIGS)
+
+
+def register_config(name: str, config: SwinConfig, *, replace: bool = False) -> SwinConfig:
+    """Register ``config`` under ``name`` for :func:`create_model`; a name is registered once unless ``replace``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a model name must be a non-empty string, got {name!r}")
+    if not isinstance(config, SwinConfig):
+        raise TypeError(f"register_config expects a SwinConfig, got {type(config).__name__}")
+    if name in _REGISTRY and not replace and _REGISTRY[name] != config:
+        raise ValueError(f"model {name!r} is already registered with another config; pass replace=True")
+    _REGISTRY[name] = config
+    return config
+
+
+def registered_models() -> list[str]:
+    """Every name :func:`create_model` knows: the paper's four sizes, then the small ones."""
+    return list(_REGISTRY)
+
+
+def model_config(name: str, **overrides: object) -> dict[str, object]:
+    """The keyword arguments of a registered model, with ``overrides``: ``SwinTransformer(**model_config(name))``."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; choose one of {registered_models()}")
+    unknown = set(overrides) - set(inspect.signature(SwinTransformer).parameters)
+    if unknown:
+        raise ValueError(f"unknown SwinTransformer argument(s) {sorted(unknown)} for model {name!r}")
+    kwargs = asdict(_REGISTRY[name])
     kwargs.update(overrides)
-    return SwinTransformer(**kwargs)
+    return kwargs
+
+
+def create_model(name: str, **overrides: object) -> SwinTransformer:
+    """Build a registered configuration (``"swin_t"`` ... ``"swin_l"``, ``"small"``, ``"tiny"``, ``"demo"``)."""
+    return SwinTransformer(**model_config(name, **overrides))
+
+
+register_config("small", SwinConfig(32, (2, 2, 2), (2, 4, 8), window_size=4, patch_size=2))
+"""The book's ``small`` model: Swin's structure (W-MSA/SW-MSA pairs, patch merging) with 32 channels and under a
+million parameters, for 32x32 inputs (patch 2: 16x16 tokens, 4x4 windows); trained on CPU by ``swin_viz.train``."""
+register_config("tiny", SwinConfig(16, (2, 2, 2), (2, 4, 8), window_size=4, num_classes=10, drop_path_rate=0.0))
+"""The tests' model: 3 stages, 16 channels, 4x4 windows; runs in milliseconds on 32x32 images."""
+register_config("demo", SwinConfig(32, (2, 2, 2, 2), (1, 2, 4, 8), num_classes=10, drop_path_rate=0.0))
+"""The figures' random model: the real Swin structure (4 stages, W-MSA/SW-MSA pairs, M = 7) with few channels."""
 
 
 def swin_t(**overrides: object) -> SwinTransformer:

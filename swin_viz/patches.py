@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import flops as _flops
-from ._validate import check_positive
+from ._validate import check_bool, check_positive
 from .hooks import HookPoint
 
 __all__ = ["PatchEmbed", "check_image", "patch_partition"]
@@ -21,7 +20,7 @@ __all__ = ["PatchEmbed", "check_image", "patch_partition"]
 def check_image(x: torch.Tensor, in_chans: int, patch_size: int) -> None:
     """Raise ``ValueError`` unless ``x`` is ``(B, in_chans, H, W)`` with H and W multiples of ``patch_size``."""
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"expected an image tensor (B, {in_chans}, H, W), got {type(x).__name__}")
+        raise TypeError(f"expected an image tensor (B, {in_chans}, H, W), got {type(x).__name__}")
     if x.dim() != 4:
         raise ValueError(
             f"expected an image batch (B, {in_chans}, H, W), got a {x.dim()}-d tensor of shape {tuple(x.shape)}"
@@ -31,6 +30,10 @@ def check_image(x: torch.Tensor, in_chans: int, patch_size: int) -> None:
         hint = "; images look channels-last, use x.permute(0, 3, 1, 2)" if x.shape[-1] == in_chans else ""
         raise ValueError(f"expected {in_chans} input channels in (B, C, H, W), got shape {tuple(x.shape)}{hint}")
     H, W = x.shape[-2:]
+    if min(H, W) < patch_size:
+        raise ValueError(
+            f"image size H={H}, W={W} is smaller than one patch: both sides must be at least patch_size {patch_size}"
+        )
     if H % patch_size or W % patch_size:
         raise ValueError(
             f"image size H={H}, W={W} must be a multiple of patch_size {patch_size}; pad or resize "
@@ -46,8 +49,10 @@ def patch_partition(x: torch.Tensor, patch_size: int = 4) -> torch.Tensor:
     ``conv.weight.flatten(1)`` computes the same embedding.
     """
     check_positive(patch_size, "patch_size")
-    check_image(x, x.shape[1] if x.dim() == 4 else 3, patch_size)
+    check_image(x, x.shape[1] if isinstance(x, torch.Tensor) and x.dim() == 4 else 3, patch_size)
     B, C, H, W = x.shape
+    if C < 1:
+        raise ValueError(f"patch_partition expects at least one channel in (B, C, H, W), got shape {tuple(x.shape)}")
     p = patch_size
     x = x.reshape(B, C, H // p, p, W // p, p)  # (B, C, Hp, row, Wp, col)
     x = x.permute(0, 2, 4, 1, 3, 5)  # (B, Hp, Wp, C, row, col)
@@ -64,6 +69,7 @@ class PatchEmbed(nn.Module):
         super().__init__()
         for value, what in ((patch_size, "patch_size"), (in_chans, "in_chans"), (embed_dim, "embed_dim")):
             check_positive(value, what)
+        check_bool(patch_norm, "patch_norm")
         self.patch_size = patch_size
         self.in_chans = in_chans
         self.embed_dim = embed_dim
@@ -74,18 +80,10 @@ class PatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W) -> (B, H/p, W/p, embed_dim)``."""
         check_image(x, self.in_chans, self.patch_size)
+        if not x.is_floating_point():
+            raise TypeError(f"PatchEmbed expects a floating-point image, got {x.dtype}; e.g. x.float() / 255")
         x = self.proj(x).permute(0, 2, 3, 1)  # (B, H/p, W/p, C), channels-last like the rest of the model
         return self.out(self.norm(x))
-
-    def macs(self, H: int, W: int) -> _flops.Macs:
-        """Multiply-accumulates for an ``H x W`` image (official convention: conv + LayerNorm)."""
-        return _flops.patch_embed_macs(
-            H, W, self.in_chans, self.embed_dim, self.patch_size, norm=isinstance(self.norm, nn.LayerNorm)
-        )
-
-    def flops(self, H: int, W: int) -> int:
-        """The official ``flops()``: MACs for an ``H x W`` image."""
-        return self.macs(H, W).total
 
     def extra_repr(self) -> str:
         return f"patch_size={self.patch_size}, in_chans={self.in_chans}, embed_dim={self.embed_dim}"

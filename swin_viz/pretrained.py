@@ -1,6 +1,6 @@
 """The small trained checkpoint that ships with the package, so explorers can show learned weights offline.
 
-``digits-small`` is the ``small`` Swin (:data:`swin_viz.train.SMALL_MODEL`) trained by this project's own loop
+``digits-small`` is the ``small`` Swin (``swin_viz.create_model("small")``) trained by this project's own loop
 on scikit-learn's bundled handwritten digits, upsampled to 32x32 -- a real, if modest, data set that needs no
 download. ``swin_viz/assets/digits_small.json`` records the command that produced it and its metrics;
 ``scripts/make_digits_checkpoint.py`` regenerates both.

@@ -24,8 +24,6 @@ __all__ = ["RelativePositionBias", "relative_offsets", "relative_position_index"
 def relative_offsets(window_size: int | tuple[int, int]) -> torch.Tensor:
     """``(N, N, 2)`` offsets ``(dy, dx) = position(query) - position(key)`` for the ``N = Mh*Mw`` tokens of a window."""
     Mh, Mw = pair(window_size, "window_size")
-    check_positive(Mh, "window_size")
-    check_positive(Mw, "window_size")
     ys, xs = torch.meshgrid(torch.arange(Mh), torch.arange(Mw), indexing="ij")
     coords = torch.stack([ys.flatten(), xs.flatten()], dim=-1)  # (N, 2), tokens row by row
     return coords[:, None, :] - coords[None, :, :]
@@ -39,6 +37,8 @@ def relative_position_index(window_size: int | tuple[int, int], table_size: int 
     table: the same offsets mean the same bias.
     """
     Mh, Mw = pair(window_size, "window_size")
+    if table_size is not None:
+        check_positive(table_size, "table_size")
     M = max(Mh, Mw) if table_size is None else table_size
     if Mh > M or Mw > M:
         raise ValueError(f"window {(Mh, Mw)} is larger than the bias table's window M={M}")
@@ -66,10 +66,8 @@ class RelativePositionBias(nn.Module):
     def forward(self, window: tuple[int, int] | None = None) -> torch.Tensor:
         """Bias for an ``Mh x Mw`` window (default ``M x M``): ``(heads, Mh*Mw, Mh*Mw)``."""
         M = self.window_size
-        if window is None or tuple(window) == (M, M):
-            index = self.index
-        else:
-            index = relative_position_index(window, table_size=M).to(self.table.device)
+        window = pair(window if window is not None else M, "window")
+        index = self.index if window == (M, M) else relative_position_index(window, table_size=M).to(self.table.device)
         N = index.shape[0]
         bias = self.table[index.reshape(-1)].reshape(N, N, self.num_heads)
         return bias.permute(2, 0, 1)

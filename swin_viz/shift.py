@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import check_bhwc, check_shift, pair
+from ._validate import check_bhwc, check_shift, check_size, pair
 from .windows import window_partition
 
 __all__ = ["MASK_VALUE", "cyclic_shift", "region_labels", "reverse_cyclic_shift", "shifted_window_mask"]
 
 MASK_VALUE = -100.0
 """What the official code adds to the logits of pairs from different regions."""
+
+
+def _shift_pair(shift_size: int | tuple[int, int], hint: str = "") -> tuple[int, int]:
+    try:
+        return pair(shift_size, "shift_size", minimum=0)
+    except ValueError:
+        raise ValueError(f"shift_size must be >= 0, got {shift_size!r}{hint}") from None
 
 
 def cyclic_shift(x: torch.Tensor, shift_size: int | tuple[int, int]) -> torch.Tensor:
@@ -31,18 +38,14 @@ def cyclic_shift(x: torch.Tensor, shift_size: int | tuple[int, int]) -> torch.Te
     bottom and right.
     """
     check_bhwc(x, "cyclic_shift")
-    sh, sw = pair(shift_size, "shift_size")
-    if sh < 0 or sw < 0:
-        raise ValueError(f"shift_size must be >= 0, got {(sh, sw)}; reverse_cyclic_shift undoes a shift")
+    sh, sw = _shift_pair(shift_size, "; reverse_cyclic_shift undoes a shift")
     return torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
 
 
 def reverse_cyclic_shift(x: torch.Tensor, shift_size: int | tuple[int, int]) -> torch.Tensor:
     """Undo :func:`cyclic_shift`: roll down and right by ``shift_size``. ``(B, H, W, C) -> (B, H, W, C)``."""
     check_bhwc(x, "reverse_cyclic_shift")
-    sh, sw = pair(shift_size, "shift_size")
-    if sh < 0 or sw < 0:
-        raise ValueError(f"shift_size must be >= 0, got {(sh, sw)}")
+    sh, sw = _shift_pair(shift_size)
     return torch.roll(x, shifts=(sh, sw), dims=(1, 2))
 
 
@@ -72,8 +75,9 @@ def region_labels(
     label were neighbours before the roll; a window that mixes labels mixes far-apart parts of the image.
     An axis with shift 0 has a single band.
     """
-    window, shift = pair(window_size, "window_size"), pair(shift_size, "shift_size")
+    window, shift = pair(window_size, "window_size"), pair(shift_size, "shift_size", minimum=0)
     check_shift(window, shift)
+    check_size(H, W, "region_labels")
     for size, m, axis in ((H, window[0], "H"), (W, window[1], "W")):
         if size % m:
             raise ValueError(f"window_size {m} must divide {axis}={size}; pad the map first (swin_viz.pad_to_window)")
@@ -97,6 +101,8 @@ def shifted_window_mask(
     ``mask_value`` (-100). Windows are numbered as in :func:`window_partition`. With no shift the mask is
     all zeros.
     """
+    if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)) or mask_value != mask_value:
+        raise ValueError(f"mask_value must be a number, got {mask_value!r}")
     labels = region_labels(H, W, window_size, shift_size, device=device)
     Mh, Mw = pair(window_size, "window_size")
     windows = window_partition(labels[None, :, :, None], (Mh, Mw)).reshape(-1, Mh * Mw)  # (nW, N)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._validate import check_bhwc, check_shift, pair
+from ._validate import check_bhwc, check_shift, check_size, pair
 
 __all__ = ["effective_window", "num_windows", "pad_to_window", "window_partition", "window_reverse"]
 
@@ -31,8 +31,6 @@ def window_partition(x: torch.Tensor, window_size: int | tuple[int, int]) -> tor
     Mh, Mw = pair(window_size, "window_size")
     B, H, W, C = x.shape
     for m, size, axis in ((Mh, H, "H"), (Mw, W, "W")):
-        if m < 1:
-            raise ValueError(f"window_size must be >= 1, got {(Mh, Mw)}")
         if size % m:
             raise ValueError(
                 f"window_size {m} must divide {axis}={size}; pad or resize (swin_viz.pad_to_window pads to "
@@ -40,12 +38,15 @@ def window_partition(x: torch.Tensor, window_size: int | tuple[int, int]) -> tor
             )
     x = x.reshape(B, H // Mh, Mh, W // Mw, Mw, C)
     x = x.permute(0, 1, 3, 2, 4, 5)  # (B, rows of windows, cols of windows, Mh, Mw, C)
-    return x.reshape(-1, Mh, Mw, C)
+    return x.reshape(B * (H // Mh) * (W // Mw), Mh, Mw, C)  # explicit sizes: an empty batch stays empty
 
 
 def window_reverse(windows: torch.Tensor, window_size: int | tuple[int, int], H: int, W: int) -> torch.Tensor:
     """Put windows back into a map: ``(B * nW, Mh, Mw, C) -> (B, H, W, C)``; the inverse of :func:`window_partition`."""
     Mh, Mw = pair(window_size, "window_size")
+    check_size(H, W, "window_reverse")
+    if not isinstance(windows, torch.Tensor):
+        raise TypeError(f"window_reverse expects a torch.Tensor of windows, got {type(windows).__name__}")
     if windows.dim() != 4 or windows.shape[1:3] != (Mh, Mw):
         raise ValueError(f"window_reverse expects windows of shape (B*nW, {Mh}, {Mw}, C), got {tuple(windows.shape)}")
     if H % Mh or W % Mw:
@@ -55,15 +56,16 @@ def window_reverse(windows: torch.Tensor, window_size: int | tuple[int, int], H:
         raise ValueError(
             f"{windows.shape[0]} windows is not a whole number of {H}x{W} maps ({nW} windows of {Mh}x{Mw} each)"
         )
-    B = windows.shape[0] // nW
-    x = windows.reshape(B, H // Mh, W // Mw, Mh, Mw, -1)
+    B, C = windows.shape[0] // nW, windows.shape[-1]
+    x = windows.reshape(B, H // Mh, W // Mw, Mh, Mw, C)
     x = x.permute(0, 1, 3, 2, 4, 5)  # (B, rows of windows, Mh, cols of windows, Mw, C)
-    return x.reshape(B, H, W, -1)
+    return x.reshape(B, H, W, C)
 
 
 def num_windows(H: int, W: int, window_size: int | tuple[int, int]) -> int:
     """Windows per image once the map is padded to a multiple of the window: ``ceil(H/Mh) * ceil(W/Mw)``."""
     Mh, Mw = pair(window_size, "window_size")
+    check_size(H, W, "num_windows")
     return -(-H // Mh) * -(-W // Mw)
 
 
@@ -92,8 +94,9 @@ def effective_window(
     ``if min(input_resolution) <= window_size: shift_size = 0; window_size = min(input_resolution)``;
     applied per axis here, so a 7x5 map gets one 7x5 window rather than padded 5x5 windows).
     """
-    window, shift = pair(window_size, "window_size"), pair(shift_size, "shift_size")
+    window, shift = pair(window_size, "window_size"), pair(shift_size, "shift_size", minimum=0)
     check_shift(window, shift)
+    check_size(H, W, "effective_window")
     eff_window, eff_shift = [], []
     for size, m, s in ((H, window[0], shift[0]), (W, window[1], shift[1])):
         if size <= m:

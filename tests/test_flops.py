@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import swin_viz
-from swin_viz import Macs, PatchEmbed, PatchMerging, SwinBlock, WindowAttention, measure_macs
+from swin_viz import Macs, PatchEmbed, PatchMerging, SwinBlock, WindowAttention, macs_of, measure_macs
 from swin_viz.flops import omega_msa, omega_wmsa
 
 # REFERENCE.md: the paper's FLOPs (G MACs, official flops()) and the matmul-only measured counts.
@@ -23,18 +23,18 @@ def test_model_totals_match_the_paper(name: str) -> None:
 def test_analytic_counts_equal_flop_counter_for_every_module() -> None:
     torch.manual_seed(0)
     cases = [
-        (PatchEmbed(4, 3, 96), torch.randn(1, 3, 64, 48), lambda m: m.macs(64, 48)),
-        (PatchMerging(32), torch.randn(2, 14, 10, 32), lambda m: m.macs(14, 10) * 2),
-        (PatchMerging(32), torch.randn(1, 7, 9, 32), lambda m: m.macs(7, 9)),  # odd sides are padded
-        (SwinBlock(48, 3, 7, 0, attn_impl="explicit"), torch.randn(1, 14, 14, 48), lambda m: m.macs(14, 14)),
-        (SwinBlock(48, 3, 7, 3, attn_impl="explicit"), torch.randn(2, 14, 21, 48), lambda m: m.macs(14, 21) * 2),
-        (SwinBlock(48, 3, 7, 3, attn_impl="explicit"), torch.randn(1, 10, 12, 48), lambda m: m.macs(10, 12)),
-        (SwinBlock(48, 3, 7, 3, attn_impl="explicit"), torch.randn(1, 5, 6, 48), lambda m: m.macs(5, 6)),
+        (PatchEmbed(4, 3, 96), torch.randn(1, 3, 64, 48), lambda m: macs_of(m, 64, 48)),
+        (PatchMerging(32), torch.randn(2, 14, 10, 32), lambda m: macs_of(m, 14, 10) * 2),
+        (PatchMerging(32), torch.randn(1, 7, 9, 32), lambda m: macs_of(m, 7, 9)),  # odd sides are padded
+        (SwinBlock(48, 3, 7, 0, attn_impl="explicit"), torch.randn(1, 14, 14, 48), lambda m: macs_of(m, 14, 14)),
+        (SwinBlock(48, 3, 7, 3, attn_impl="explicit"), torch.randn(2, 14, 21, 48), lambda m: macs_of(m, 14, 21) * 2),
+        (SwinBlock(48, 3, 7, 3, attn_impl="explicit"), torch.randn(1, 10, 12, 48), lambda m: macs_of(m, 10, 12)),
+        (SwinBlock(48, 3, 7, 3, attn_impl="explicit"), torch.randn(1, 5, 6, 48), lambda m: macs_of(m, 5, 6)),
     ]
     for module, x, analytic in cases:
         assert measure_macs(module.eval(), x) == analytic(module).matmul, type(module).__name__
     attn = WindowAttention(64, 4, 7, attn_impl="explicit").eval()
-    assert measure_macs(attn, torch.randn(3, 49, 64)) == 3 * attn.macs(49).matmul
+    assert measure_macs(attn, torch.randn(3, 49, 64)) == 3 * macs_of(attn, 49).matmul
 
 
 @pytest.mark.parametrize("size", [(224, 224), (200, 200), (224, 160)])
@@ -48,10 +48,10 @@ def test_window_attention_count_is_the_papers_omega() -> None:
     """Omega(W-MSA) = 4hwC^2 + 2M^2hwC is the attention's count summed over windows (qkv + proj = 4hwC^2)."""
     h = w = 56
     C, M = 96, 7
-    per_window = WindowAttention(C, 3, M).macs(M * M)
+    per_window = macs_of(WindowAttention(C, 3, M), M * M)
     assert per_window.matmul * (h // M) * (w // M) == omega_wmsa(h, w, C, M)
     # With one window covering the whole map, window attention *is* global attention.
-    assert WindowAttention(C, 3, h).macs(h * w).matmul == omega_msa(h, w, C)
+    assert macs_of(WindowAttention(C, 3, h), h * w).matmul == omega_msa(h, w, C)
     assert omega_msa(h, w, C) / omega_wmsa(h, w, C, M) > 10  # quadratic vs linear in hw
 
 

@@ -24,12 +24,26 @@ def test_index_formula() -> None:
     assert index[i, j] == (dy + M - 1) * (2 * M - 1) + (dx + M - 1)
 
 
-def test_the_2m_minus_2_multiplier_collides() -> None:
-    """A common slip: multiplying by 2M-2 maps different offsets to the same entry."""
+def test_distinct_offsets_never_share_a_table_row() -> None:
+    """The slip the multiplier 2M-2 makes: different offsets on the same row (157 rows for 169 offsets at M=7).
+    The library's index must be one-to-one between the (2M-1)^2 offsets and the table's rows."""
     M = 7
-    offsets = relative_offsets(M) + (M - 1)
-    wrong = offsets[..., 0] * (2 * M - 2) + offsets[..., 1]
-    assert wrong.unique().numel() == 157 < 169
+    offsets = relative_offsets(M).reshape(-1, 2)
+    index = relative_position_index(M).reshape(-1)
+    row_of = {}
+    for (dy, dx), row in zip(offsets.tolist(), index.tolist()):
+        assert row_of.setdefault((dy, dx), row) == row  # same offset, same row
+    assert len(set(row_of.values())) == len(row_of) == 169  # and no two offsets on one row
+
+
+def test_index_corners_for_m7() -> None:
+    """Values the formula gives by hand (REFERENCE.md), so a change to it cannot hide behind its own output."""
+    index = relative_position_index(7)
+    assert index[0, 48] == 0  # query (0, 0), key (6, 6): offset (-6, -6), the first row
+    assert index[48, 0] == 168  # offset (6, 6), the last row
+    assert index[0, 6] == 78  # offset (0, -6): (0 + 6) * 13 + (-6 + 6)
+    assert index[6, 0] == 90  # offset (0, 6): 6 * 13 + 12
+    assert index[7, 0] == 97  # query (1, 0), key (0, 0): offset (1, 0): (1 + 6) * 13 + (0 + 6)
 
 
 def test_bias_module_reads_the_table() -> None:

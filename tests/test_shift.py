@@ -78,6 +78,8 @@ def test_mask_properties(rows: int, cols: int, M: int, data: st.DataObject) -> N
 def test_mask_of_swin_t_stage1() -> None:
     mask = shifted_window_mask(56, 56, 7, 3)
     assert mask.shape == (64, 49, 49)
+    # The official constant, as a number: -100 (exp(-100) ~ 4e-44 underflows next to in-region logits).
+    assert MASK_VALUE == -100.0 and set(mask.unique().tolist()) == {-100.0, 0.0}
     masked_windows = (mask != 0).flatten(1).any(1)
     assert int(masked_windows.sum()) == 15  # last row (8) + last column (8) - corner counted once
     assert shifted_window_mask(56, 56, 7, 0).abs().sum() == 0

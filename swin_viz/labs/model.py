@@ -259,7 +259,7 @@ def official_state_dict(model: SwinTransformer, img_size: int | None = None) -> 
     size = img_size or (32 if model.config.patch_size == 2 else 224)
     derived: dict[str, dict[str, torch.Tensor]] = {}  # bias-table key -> buffers that follow it in the file
     for shape, stage in zip(model.stage_shapes(size), model.stages):
-        s = int(shape["stage"][5:])
+        s = shape["index"]
         for j, block in enumerate(stage.blocks):
             prefix = f"layers.{s - 1}.blocks.{j}."
             extra = {prefix + "attn.relative_position_index": relative_position_index(block.window_size)}

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from ..block import SwinBlock
-from ..model import SwinTransformer
+from ..model import SwinTransformer, model_config
 from ..shift import cyclic_shift
 from ..windows import effective_window, pad_to_window, window_partition
 from . import palette
@@ -87,8 +87,7 @@ SOURCES = ("digits-small", "random")
 """``source`` values: the shipped trained checkpoint on validation digits, or the random model on photographs."""
 DEFAULT_WEIGHTS_LABEL = "randomly initialised weights"
 CALLER_WEIGHTS_LABEL = "weights supplied by the caller"
-DEFAULT_MODEL_KWARGS: dict = dict(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), num_classes=10,
-                                  drop_path_rate=0.0)  # fmt: skip
+DEFAULT_MODEL_KWARGS: dict = model_config("demo")
 """The random model: the real Swin structure (4 stages, W-MSA/SW-MSA pairs, M = 7) with few channels."""
 STATIC_DISPLAY = 112
 """Largest side in pixels of the input image in the static figure (each slider step carries the image as JSON)."""
@@ -263,7 +262,7 @@ class AttentionCache:
             for j, block in enumerate(stage.blocks):
                 window, shift = effective_window(H, W, block.window_size, block.shift_size)
                 name = f"{shape['stage']}.block{j}"
-                self.blocks[name] = BlockInfo(name, int(shape["stage"][5:]), H, W, shape["heads"], window, shift,
+                self.blocks[name] = BlockInfo(name, shape["index"], H, W, shape["heads"], window, shift,
                                               shape["stride"])  # fmt: skip
         self.default_query = PHOTO_QUERY if images is None else self._inked_token(self.names[0])
 

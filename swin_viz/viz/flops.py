@@ -113,7 +113,7 @@ def macs_breakdown(name: str, img_size: int | tuple[int, int] = 224) -> tuple[li
             macs = report.by_prefix(f"stage{g}.block{j}")
             (Mh, Mw), _ = effective_window(h, w, block.window_size, block.shift_size)
             n_windows = num_windows(h, w, (Mh, Mw))
-            attn = block.attn.macs(Mh * Mw).matmul * n_windows
+            attn = window_attention_macs(Mh * Mw, block.dim, block.num_heads).matmul * n_windows
             proj = omega_wmsa(Mh, Mw, block.dim, 0) * n_windows  # 4 N C^2 per window: q, k, v and proj
             add(g, qkv, proj)
             add(g, mix, attn - proj)

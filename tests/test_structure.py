@@ -1,0 +1,127 @@
+"""The core's shape: what it imports, where counting lives, and one home for configs and stage geometry."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import swin_viz
+from swin_viz import StageInfo
+
+CORE = Path(swin_viz.__file__).parent
+BUILDING_BLOCKS = ["patches", "windows", "shift", "relative_position", "attention", "block", "merging", "model",
+                   "geometry", "hooks", "_validate"]  # fmt: skip
+
+
+def _imports(module: str) -> set[str]:
+    """Every module a core file imports, at any depth of the file (lazy imports inside functions included)."""
+    tree = ast.parse((CORE / f"{module}.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names.add("." * node.level + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
+@pytest.mark.parametrize("module", BUILDING_BLOCKS)
+def test_building_blocks_import_no_counting_and_no_upper_layer(module: str) -> None:
+    imported = _imports(module)
+    allowed_lazy = {"model": {".flops"}}  # SwinTransformer.flops(), kept for parity with the official code
+    counting = {n for n in imported if n.endswith("flops") or "flop_counter" in n} - allowed_lazy.get(module, set())
+    assert not counting, f"{module}.py imports counting code: {counting}"
+    upper = {n for n in imported if n.lstrip(".").split(".")[0] in ("data", "train", "viz", "labs", "metrics")}
+    assert not upper, f"{module}.py imports an upper layer: {upper}"
+
+
+def test_model_imports_flops_only_lazily() -> None:
+    tree = ast.parse((CORE / "model.py").read_text())
+    top = {"." * n.level + (n.module or "") for n in tree.body if isinstance(n, ast.ImportFrom)}
+    assert ".flops" not in top
+
+
+def test_import_swin_viz_needs_no_plotly_matplotlib_or_sklearn() -> None:
+    code = (
+        "import sys\n"
+        "for name in ('plotly', 'matplotlib', 'sklearn', 'skimage', 'ipywidgets', 'tqdm', 'PIL'):\n"
+        "    sys.modules[name] = None  # importing any of them now raises ImportError\n"
+        "import torch, swin_viz\n"
+        "m = swin_viz.create_model('tiny')\n"
+        "assert m(torch.randn(1, 3, 32, 32)).shape == (1, 10)\n"
+        "assert swin_viz.count_macs(m, 32).total > 0\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_registry_knows_the_paper_sizes_and_the_small_models() -> None:
+    names = swin_viz.registered_models()
+    assert names[:4] == ["swin_t", "swin_s", "swin_b", "swin_l"] and {"small", "tiny", "demo"} <= set(names)
+    assert list(swin_viz.CONFIGS) == ["swin_t", "swin_s", "swin_b", "swin_l"]  # the paper's table stays four rows
+    small = swin_viz.create_model("small", num_classes=10)
+    assert (small.config.embed_dim, small.config.patch_size, small.config.window_size) == (32, 2, 4)
+    assert sum(p.numel() for p in small.parameters()) < 1_000_000
+    assert swin_viz.model_config("tiny", num_classes=3)["num_classes"] == 3
+    cfg = swin_viz.SwinConfig(8, (1,), (2,), window_size=2)
+    assert swin_viz.register_config("test-one-stage", cfg) is cfg
+    assert swin_viz.create_model("test-one-stage").config == cfg
+    swin_viz.register_config("test-one-stage", cfg)  # the same config again is fine
+
+
+def test_stage_info_is_the_one_geometry() -> None:
+    with torch.device("meta"):
+        model = swin_viz.swin_t()
+    infos = model.stage_info(200)
+    assert all(isinstance(i, StageInfo) for i in infos)
+    assert [i.name for i in infos] == ["stage1", "stage2", "stage3", "stage4"]
+    assert [i.index for i in infos] == [1, 2, 3, 4]
+    assert [i.resolution for i in infos] == [(50, 50), (25, 25), (13, 13), (7, 7)]
+    assert [i.padded for i in infos] == [(56, 56), (28, 28), (14, 14), (7, 7)]
+    assert [i.stride for i in infos] == [4, 8, 16, 32] and [i.channels for i in infos] == [96, 192, 384, 768]
+    assert [i.shift for i in infos] == [(3, 3), (3, 3), (3, 3), (0, 0)]
+    assert [i.num_windows for i in infos] == [64, 16, 4, 1]
+    assert [i.in_resolution for i in infos] == [(50, 50), (50, 50), (25, 25), (13, 13)]
+    assert [i.merges for i in infos] == [False, True, True, True]
+    # stage_shapes() is the same geometry as dicts, for older callers.
+    assert model.stage_shapes(200) == [i.as_dict() for i in infos]
+    assert model.stage_shapes(200)[2]["stage"] == "stage3" and model.stage_shapes(200)[2]["index"] == 3
+
+
+def test_counting_walks_the_stage_geometry() -> None:
+    """The count's map sizes come from stage_info: attention runs on the padded map of each stage."""
+    with torch.device("meta"):
+        model = swin_viz.swin_t()
+    report = swin_viz.count_macs(model, 200)
+    info = model.stage_info(200)[0]
+    block = swin_viz.macs_of(model.stage1.block0, *info.resolution)
+    assert report.by_prefix("stage1.block0") == block
+    per_window = swin_viz.flops.window_attention_macs(49, 96, 3)
+    assert block.matmul - 2 * 50 * 50 * 96 * 384 == per_window.matmul * info.num_windows  # 64 padded windows
+    assert model.flops(200) == report.total
+    assert swin_viz.macs_of(model, 200, 200) == report.macs
+    assert swin_viz.macs_of(model.stage2, 50, 50) == report.by_prefix("stage2")
+
+
+def test_forward_intermediates_in_timms_sense(make_tiny) -> None:
+    model = make_tiny()
+    x = torch.randn(2, 3, 64, 48)
+    feats = model.features(x)
+    final, inter = model.forward_intermediates(x)
+    assert [tuple(t.shape) for t in inter] == [(2, 16, 16, 12), (2, 32, 8, 6), (2, 64, 4, 3)]
+    for t, f in zip(inter, feats.values()):
+        torch.testing.assert_close(t, f)
+    torch.testing.assert_close(final, model.forward_features(x))
+    only = model.forward_intermediates(x, indices=[0, -1], intermediates_only=True, output_fmt="NHWC")
+    assert [tuple(t.shape) for t in only] == [(2, 16, 12, 16), (2, 4, 3, 64)]
+    last_two = model.forward_intermediates(x, indices=2, norm=True, intermediates_only=True)
+    torch.testing.assert_close(last_two[0], feats["stage2"])
+    torch.testing.assert_close(last_two[1], model.forward_features(x).permute(0, 3, 1, 2))  # norm on the last one
+    early, first = model.forward_intermediates(x, indices=[0], stop_early=True)
+    assert early.shape == (2, 16, 12, 16) and torch.equal(early.permute(0, 3, 1, 2), first[0])
