@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..model import model_config, registered_models
+
 __all__ = ["PRESETS", "SMALL_MODEL", "TrainConfig", "recipe_text"]
 
 DATA_CHOICES = ("digits", "cifar10", "folder", "shards", "synthetic")
@@ -116,6 +118,7 @@ class TrainConfig:
             return isinstance(v, (int, float)) and not isinstance(v, bool)
 
         need(self.data in DATA_CHOICES, "data", f"choose one of {DATA_CHOICES}")
+        need(self.model in registered_models(), "model", f"choose one of {registered_models()}")
         need(self.data not in ("cifar10", "folder", "shards") or bool(self.data_root), "data_root",
              f"--data {self.data} needs --data-root PATH")  # fmt: skip
         need(self.loader in LOADER_CHOICES, "loader", f"choose one of {LOADER_CHOICES}")
@@ -169,9 +172,10 @@ class TrainConfig:
         return json.loads(json.dumps(dataclasses.asdict(self), default=list))
 
 
-SMALL_MODEL = dict(embed_dim=32, depths=(2, 2, 2), num_heads=(2, 4, 8), window_size=4, patch_size=2)
-"""The ``small`` model: Swin's structure (W-MSA/SW-MSA pairs, patch merging) with 32 channels and under a
-million parameters, for 32x32 inputs (patch 2: 16x16 tokens, 4x4 windows)."""
+SMALL_MODEL = {k: v for k, v in model_config("small").items()
+               if k in ("embed_dim", "depths", "num_heads", "window_size", "patch_size")}  # fmt: skip
+"""The structure of the registered ``small`` model (``swin_viz.model``, its one home): 32 channels, 3 stages,
+4x4 windows, patch 2, for 32x32 inputs."""
 
 _DIGITS = dict(data="digits", model="small", batch_size=64, lr=2e-3, mixup=0.0, cutmix=0.0, randaugment="",
                reprob=0.0, crop_scale=(0.35, 1.0))  # fmt: skip

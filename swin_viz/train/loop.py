@@ -32,8 +32,8 @@ from .. import data as D
 from ..checkpoints import LoadReport, load_state_dict
 from ..flops import count_macs
 from ..metrics import MetricsLog, per_class_report
-from ..model import CONFIGS, SwinTransformer, create_model
-from .config import SMALL_MODEL, TrainConfig, recipe_text
+from ..model import SwinTransformer, create_model
+from .config import TrainConfig, recipe_text
 from .log import StepLog
 from .optim import build_optimizer, lr_at, soft_cross_entropy, warmup_steps
 from .runtime import Runtime, peak_tflops, rank_seed, rng_state, seed_all, set_rng_state, setup_runtime
@@ -117,11 +117,7 @@ def build_model(cfg: TrainConfig, num_classes: int) -> SwinTransformer:
     if cfg.drop_path is not None:
         kwargs["drop_path_rate"] = cfg.drop_path
     kwargs.update(cfg.model_kwargs)
-    if cfg.model == "small":
-        return SwinTransformer(**{**SMALL_MODEL, **kwargs})
-    if cfg.model not in CONFIGS:
-        raise ValueError(f"unknown model {cfg.model!r}; choose one of {[*CONFIGS, 'small']}")
-    return create_model(cfg.model, **kwargs)
+    return create_model(cfg.model, **kwargs)  # any registered name: swin_t..swin_l, small, ...
 
 
 # ================================================================================================= one epoch
