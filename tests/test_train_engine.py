@@ -259,7 +259,8 @@ def test_resume_with_another_config_names_the_fields(tmp_path: Path) -> None:
     (["--channels-last", "maybe"], "--channels-last"), (["--epochs", "0"], "epochs"),
     (["--accum-steps", "0"], "accum_steps"), (["--label-smoothing", "2"], "label_smoothing"),
     (["--warmup-epochs", "-1"], "warmup_epochs"), (["--mixup", "-1"], "mixup"), (["--data", "imagenet"], "--data"),
-    (["--data", "folder"], "data_root"), (["--model", "swin_xl"], "model"), (["--randaugment", "rand-x"], "randaugment"), (["--reprob", "1.5"], "reprob"),
+    (["--data", "folder"], "data_root"), (["--model", "swin_xl"], "model"),
+    (["--randaugment", "rand-x"], "randaugment"), (["--reprob", "1.5"], "reprob"),
 ])  # fmt: skip
 def test_command_line_values_are_validated(args: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
