@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
+import processes
 import pytest
 import torch
 
@@ -27,8 +24,6 @@ from swin_viz.train import (
 )
 from swin_viz.viz import to_matplotlib, to_plotly
 from swin_viz.viz.training import confusion_spec, curves_spec
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_config(out: Path, **overrides: object) -> TrainConfig:
@@ -116,23 +111,13 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert build_model(cfg, 10).config.embed_dim == 16
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_ddp_equals_one_process(tmp_path: Path) -> None:
     """torchrun with 2 gloo processes: both ranks end identical, and equal to 1 process on the same global batch."""
     args = ["--preset", "cpu-demo", "--epochs", "1", "--max-steps-per-epoch", "3", "--batch-size", "16",
             "--no-augment", "--drop-path", "0", "--device", "cpu", "--no-progress"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    one = subprocess.run([sys.executable, "-m", "swin_viz.train", *args, "--out", str(tmp_path / "one")],
-                         env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    one = processes.run("-m", "swin_viz.train", *args, "--out", str(tmp_path / "one"))
     assert one.returncode == 0, one.stderr[-2000:]
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
-    two = subprocess.run([*launch, "-m", "swin_viz.train", *args, "--out", str(tmp_path / "two")],
-                         env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    two = processes.run("-m", "swin_viz.train", *args, "--out", str(tmp_path / "two"), nproc=2)
     assert two.returncode == 0, two.stderr[-2000:]
     assert json.loads((tmp_path / "two" / "summary.json").read_text())["ranks_identical"] is True
     a = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)["state_dict"]

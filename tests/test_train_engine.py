@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import pickle
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+import processes
 import pytest
 import torch
 from PIL import Image
@@ -22,7 +20,6 @@ from swin_viz.train import TrainConfig, lr_at, main, parse_args, train
 from swin_viz.train.cli import BARE_MESSAGE
 from swin_viz.train.loop import NonFiniteLossError
 
-ROOT = Path(__file__).resolve().parents[1]
 COLORS = {"red": (200, 40, 40), "green": (40, 190, 60), "blue": (50, 60, 210)}
 
 
@@ -110,9 +107,8 @@ print(rss() - before)
 
 
 def _rss_growth_kb(kind: str, root: Path) -> float:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, kind, str(root)], env=env, capture_output=True,
-                         text=True, timeout=300, check=True)  # fmt: skip
+    out = processes.run("-c", _RSS_SCRIPT, kind, str(root))
+    assert out.returncode == 0, out.stderr[-2000:]
     return int(out.stdout.split()[-1]) / 1024
 
 
@@ -342,32 +338,21 @@ def test_a_short_run_learns_an_easy_task(tmp_path: Path) -> None:
 
 
 # ================================================================================================ multi-process
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_gloo_processes_with_mixup_equal_one_process_mixing_two_groups(tmp_path: Path) -> None:
     """With Mixup and CutMix on, 2 ranks (each mixing its slice) equal 1 process given ``--mix-groups 2``."""
     args = ["--preset", "cpu-demo", "--epochs", "1", "--max-steps-per-epoch", "3", "--batch-size", "16",
             "--no-augment", "--drop-path", "0", "--device", "cpu", "--no-progress", "--mixup", "0.8",
             "--cutmix", "1.0", "--log-every", "1"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    one = subprocess.run([sys.executable, "-m", "swin_viz.train", *args, "--mix-groups", "2", "--out",
-                          str(tmp_path / "one")], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    one = processes.run("-m", "swin_viz.train", *args, "--mix-groups", "2", "--out", str(tmp_path / "one"))
     assert one.returncode == 0, one.stderr[-2000:]
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
-    two = subprocess.run([*launch, "-m", "swin_viz.train", *args, "--out", str(tmp_path / "two")],
-                         env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    two = processes.run("-m", "swin_viz.train", *args, "--out", str(tmp_path / "two"), nproc=2)
     assert two.returncode == 0, two.stderr[-2000:]
     a = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
     worst = max((a["state_dict"][k] - b["state_dict"][k]).abs().max().item() for k in a["state_dict"])
     assert worst < 1e-5, worst
     # Without the groups, one process mixes differently: the equality above is not an accident.
-    other = subprocess.run([sys.executable, "-m", "swin_viz.train", *args, "--out", str(tmp_path / "other")],
-                           env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    other = processes.run("-m", "swin_viz.train", *args, "--out", str(tmp_path / "other"))
     assert other.returncode == 0, other.stderr[-2000:]
     c = torch.load(tmp_path / "other" / "checkpoint.pt", weights_only=True)
     assert max((a["state_dict"][k] - c["state_dict"][k]).abs().max().item() for k in a["state_dict"]) > 1e-4
@@ -396,9 +381,7 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path: Path) -> None:
     script.write_text(_NAN_ON_RANK_1)
     args = ["--preset", "cpu-demo", "--epochs", "1", "--max-steps-per-epoch", "4", "--batch-size", "16",
             "--device", "cpu", "--no-progress", "--log-every", "2", "--out", str(tmp_path / "run")]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
-    done = subprocess.run([*launch, str(script), *args], env=env, capture_output=True, text=True, timeout=240)
+    done = processes.run(str(script), *args, nproc=2, timeout=240)
     assert done.returncode != 0
     assert done.stderr.count("became nan in epoch 1 (by step 2); every rank stopped") == 2, done.stderr[-3000:]
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
