@@ -358,9 +358,9 @@ def param_groups(model: SwinTransformer, weight_decay: float, layer_decay: float
     """AdamW groups for the trainable parameters, with the training recipe's no-weight-decay rule.
 
     Without ``layer_decay``: the recipe's two groups (:func:`swin_viz.train.param_groups`). With it (``0 < d <=
-    1``): one group per (depth, decay or not) with ``lr_scale = d ** (L + 1 - layer_id)`` (``L`` blocks in all), so
-    the head trains at the full rate and the patch embedding at ``d ** (L + 1)`` of it. The loop multiplies its
-    scheduled rate by each group's ``lr_scale``.
+    1``): one group per (depth, decay or not), the head's first, with ``lr_scale = d ** (L + 1 - layer_id)`` (``L``
+    blocks in all), so the head trains at the full rate and the patch embedding at ``d ** (L + 1)`` of it. The loop
+    multiplies its scheduled rate by each group's ``lr_scale``.
     """
     from .train import param_groups as recipe_groups  # the one home of the no-weight-decay rule
 
@@ -381,7 +381,7 @@ def param_groups(model: SwinTransformer, weight_decay: float, layer_decay: float
                 out[key] = {"params": [], "weight_decay": group["weight_decay"], "lr_scale": layer_decay ** (top - lid),
                             "layer_id": lid}  # fmt: skip
             out[key]["params"].append(p)
-    return [out[k] for k in sorted(out)]
+    return [out[k] for k in sorted(out, reverse=True)]  # the head first: the loop logs group 0's rate
 
 
 def recipe_lines(preset: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> list[str]:
