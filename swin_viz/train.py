@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as D
+from . import finetune as FT
 from .checkpoints import LoadReport, load_state_dict
 from .flops import count_macs
 from .metrics import MetricsLog, confusion_matrix, per_class_report, topk_correct
@@ -89,9 +90,21 @@ class TrainConfig:
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     clip_grad: float | None = 5.0
+    lr_schedule: str = "cosine"
+    """``cosine`` (warm-up, then cosine decay) or ``constant`` (the paper's fine-tuning: ``lr`` throughout)."""
     mixup: float = 0.8
     cutmix: float = 1.0
     accum_steps: int = 1
+    # fine-tuning (swin_viz.finetune; issue 9 wiring, to port into the engine)
+    init: str | None = None
+    """Start from this checkpoint's weights (official, timm, torchvision, HuggingFace or ours): the head is replaced
+    when the classes differ, bias tables are resized to the model's window, anything else must match."""
+    finetune: str = "full"
+    """What is trained: ``full``, ``linear`` (the head), ``last-N`` (the last N stages and the head), ``lora``."""
+    layer_decay: float | None = None
+    """Layer-wise lr decay: each block trains at this factor of the rate of the block above; ``None``: off."""
+    lora_rank: int = 0
+    """Rank of the LoRA adapters on every attention's qkv and proj (``finetune="lora"`` only)."""
     # speed
     device: str = "auto"
     amp: str = "auto"
@@ -129,9 +142,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         data="digits", model="small", epochs=40, batch_size=64, lr=2e-3, warmup_epochs=2, mixup=0.0, cutmix=0.0,
         drop_path=0.05, label="small Swin trained on scikit-learn's handwritten digits (32x32), the book's checkpoint",
     ),
+    "finetune": FT.PAPER_FINETUNE,
 }  # fmt: skip
 """Named configurations: ``paper`` is the default recipe; ``cpu-demo`` is what the book runs without a GPU;
-``digits-small`` made the checkpoint the book ships (``swin_viz/assets``)."""
+``digits-small`` made the checkpoint the book ships (``swin_viz/assets``); ``finetune`` is the paper's fine-tuning
+recipe (with ``--init PATH``)."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -300,6 +315,13 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, rt: Runtime | None
 # ======================================================================================================= train
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run (or continue) a training run; returns a summary (final metrics, paths, throughput)."""
+    if cfg.init and cfg.resume:  # fine-tuning wiring (issue 9)
+        raise ValueError(
+            f"--init {cfg.init} starts a new run from a checkpoint's weights, --resume continues the run in "
+            f"{cfg.out} (its checkpoint holds the fine-tuned weights already): pass one of them"
+        )
+    if cfg.lr_schedule not in ("cosine", "constant"):
+        raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {cfg.lr_schedule!r}")
     rt = setup_runtime(cfg)
     seed_everything(cfg.seed)
     out = Path(cfg.out)
@@ -324,8 +346,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model = build_model(cfg, num_classes).to(rt.device)
     if cfg.grad_checkpointing:
         model.set_grad_checkpointing(True)
+    # ---- fine-tuning wiring (issue 9): start from a checkpoint, choose what is trained, layer-wise lr decay
+    if cfg.init:
+        init_report = FT.init_from_checkpoint(model, cfg.init)
+        if rt.main:
+            print(f"init from {cfg.init}\n{init_report}")
+    tuned = FT.apply_finetune_mode(model, cfg.finetune, cfg.lora_rank)
     peak_lr = cfg.resolved_lr()
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=peak_lr, betas=(0.9, 0.999), eps=1e-8)
+    groups = FT.param_groups(model, cfg.weight_decay, cfg.layer_decay)
+    optimizer = torch.optim.AdamW(groups, lr=peak_lr, betas=(0.9, 0.999), eps=1e-8)
     total_steps = cfg.epochs * steps_per_epoch
     warmup_steps = int(cfg.warmup_epochs * steps_per_epoch)
     macs = count_macs(model, size).macs.matmul  # per image, forward
@@ -364,13 +393,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         n_params = sum(p.numel() for p in model.parameters())
         print(
             f"{cfg.label or 'training run'}\n  model {cfg.model} ({n_params / 1e6:.2f} M parameters, "
+            f"{tuned['trainable']:,} trained ({cfg.finetune}), "
             f"{macs / 1e9:.3f} G MACs/image at {size}), data {cfg.data} ({num_classes} classes), "
             f"device {rt.device} x {rt.world_size}, bf16 {amp}, compile {compile_model}, "
             f"global batch {cfg.batch_size} ({cfg.accum_steps} accumulation steps), lr {peak_lr:.2e}, "
             f"{cfg.epochs} epochs x {steps_per_epoch} steps"
         )
 
-    summary: dict[str, Any] = {"out": str(out), "label": cfg.label}
+    summary: dict[str, Any] = {"out": str(out), "label": cfg.label, "trainable_parameters": tuned["trainable"]}
     last_epoch = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, start_epoch + cfg.stop_after)
     for epoch in range(start_epoch, last_epoch):
         net.train()
@@ -386,8 +416,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         sums = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss sum, correct, seen
         seen_images, start = 0, time.perf_counter()
         for _ in range(steps_per_epoch):
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total_steps, warmup_steps, peak_lr)
+            for group in optimizer.param_groups:  # lr_scale, constant: fine-tuning wiring (issue 9)
+                lr = peak_lr if cfg.lr_schedule == "constant" else lr_at(step, total_steps, warmup_steps, peak_lr)
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             for micro_step in range(cfg.accum_steps):
                 x, y = next(batches)
                 if channels_last:
@@ -509,7 +540,7 @@ def _plain(cfg: TrainConfig) -> dict[str, Any]:
 
 # ================================================================================================ command line
 _OPTIONAL_TYPES = {"image_size": int, "stop_after": int, "max_steps_per_epoch": int, "lr": float, "drop_path": float,
-                   "clip_grad": float}  # fmt: skip
+                   "clip_grad": float, "init": str, "layer_decay": float}  # fmt: skip
 """Types of the fields whose default is ``None`` (argparse cannot infer them)."""
 
 
