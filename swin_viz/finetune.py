@@ -354,19 +354,22 @@ def layer_id(name: str, depths: tuple[int, ...]) -> int:
     return sum(depths) + 1
 
 
-def param_groups(model: SwinTransformer, weight_decay: float, layer_decay: float | None = None) -> list[dict[str, Any]]:
+def param_groups(
+    model: SwinTransformer, weight_decay: float, layer_decay: float | None = None, lr: float | None = None
+) -> list[dict[str, Any]]:
     """AdamW groups for the trainable parameters, with the training recipe's no-weight-decay rule.
 
     Without ``layer_decay``: the recipe's two groups (:func:`swin_viz.train.param_groups`). With it (``0 < d <=
     1``): one group per (depth, decay or not), the head's first, with ``lr_scale = d ** (L + 1 - layer_id)`` (``L``
     blocks in all), so the head trains at the full rate and the patch embedding at ``d ** (L + 1)`` of it. The loop
-    multiplies its scheduled rate by each group's ``lr_scale``.
+    multiplies its scheduled rate by each group's ``lr_scale``; given ``lr``, each group also starts at
+    ``lr * lr_scale`` (for a loop of your own with a fixed rate).
     """
     from .train import param_groups as recipe_groups  # the one home of the no-weight-decay rule
 
     groups = recipe_groups(model, weight_decay)
     if layer_decay is None:
-        return groups
+        return [{**g, "lr": lr} for g in groups] if lr is not None else groups
     if not 0.0 < layer_decay <= 1.0:
         raise ValueError(f"layer_decay must be in (0, 1], got {layer_decay}")
     depths = tuple(model.config.depths)
@@ -381,6 +384,9 @@ def param_groups(model: SwinTransformer, weight_decay: float, layer_decay: float
                 out[key] = {"params": [], "weight_decay": group["weight_decay"], "lr_scale": layer_decay ** (top - lid),
                             "layer_id": lid}  # fmt: skip
             out[key]["params"].append(p)
+    if lr is not None:
+        for group in out.values():
+            group["lr"] = lr * group["lr_scale"]
     return [out[k] for k in sorted(out, reverse=True)]  # the head first: the loop logs group 0's rate
 
 

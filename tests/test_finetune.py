@@ -260,6 +260,9 @@ def test_layer_decay_groups_keep_the_no_weight_decay_rule(make_tiny) -> None:
     assert scale["stage2.downsample.reduction.weight"] == scale["stage2.block0.norm1.weight"] == d**4
     assert scale["patch_embed.proj.weight"] == d ** (L + 1)
     assert groups[0]["lr_scale"] == 1.0
+    with_lr = FT.param_groups(model, 0.05, layer_decay=d, lr=1e-3)
+    assert [g["lr"] for g in with_lr] == [1e-3 * g["lr_scale"] for g in groups]
+    assert all(g["lr"] == 2e-3 for g in FT.param_groups(model, 0.05, lr=2e-3))
     with pytest.raises(ValueError, match=r"layer_decay must be in \(0, 1\], got 1.5"):
         FT.param_groups(model, 0.05, layer_decay=1.5)
 
