@@ -106,12 +106,9 @@ def _get(state: dict[str, torch.Tensor], key: str, layout: str) -> torch.Tensor 
     return torch.cat([state[n] for n in names]) if len(names) > 1 else state[names[0]]
 
 
-def describe_checkpoint(state_dict: dict[str, torch.Tensor], layout: str = "auto") -> CheckpointArch:
-    """Read the architecture of a Swin (V1) checkpoint from its tensors, in any layout.
-
-    Raises ``ValueError`` naming what was found when the state dict is not a Swin V1 this library can load
-    (another architecture, a Swin V2 with its continuous position bias, a layout no loader knows).
-    """
+def _normalised(state_dict: dict[str, Any], layout: str) -> tuple[dict[str, torch.Tensor], str]:
+    """The state dict inside a checkpoint, its layout, and HuggingFace's names with their ``swin.`` prefix (a bare
+    ``SwinModel`` saves them without it), so that :func:`~swin_viz.checkpoints.layout_names` finds them."""
     state = _unwrap(state_dict)
     if any(k.endswith("logit_scale") or ".cpb_mlp." in k for k in state):
         example = next(k for k in state if k.endswith("logit_scale") or ".cpb_mlp." in k)
@@ -123,6 +120,18 @@ def describe_checkpoint(state_dict: dict[str, torch.Tensor], layout: str = "auto
         except ValueError as exc:
             known = ", ".join(LAYOUTS)
             raise ValueError(f"not a Swin Transformer checkpoint this library knows ({known}): {exc}") from exc
+    if layout in ("hf", "hf5") and not any(k.startswith("swin.") for k in state):
+        state = {(k if k.startswith("classifier.") else "swin." + k): v for k, v in state.items()}
+    return state, layout
+
+
+def describe_checkpoint(state_dict: dict[str, torch.Tensor], layout: str = "auto") -> CheckpointArch:
+    """Read the architecture of a Swin (V1) checkpoint from its tensors, in any layout.
+
+    Raises ``ValueError`` naming what was found when the state dict is not a Swin V1 this library can load
+    (another architecture, a Swin V2 with its continuous position bias, a layout no loader knows).
+    """
+    state, layout = _normalised(state_dict, layout)
     patch = _get(state, "patch_embed.proj.weight", layout)
     depths: list[int] = []
     heads: list[int] = []
@@ -225,7 +234,7 @@ def init_from_checkpoint(
     """
     if isinstance(checkpoint, (str, os.PathLike)):
         checkpoint = torch.load(checkpoint, map_location=map_location, weights_only=True)
-    state = _unwrap(checkpoint)
+    state, layout = _normalised(checkpoint, layout)
     arch = describe_checkpoint(state, layout)
     _check_arch(arch, model)
     converted, base = convert_state_dict(state, model, arch.layout)

@@ -46,6 +46,19 @@ def test_checkpoint_of_any_layout_goes_under_a_new_head(make_tiny, layout: str) 
     assert "head initialised" in str(report)
 
 
+def test_a_bare_huggingface_backbone_without_the_swin_prefix(make_tiny) -> None:
+    """``SwinModel`` (no classifier) saves ``embeddings.*`` / ``encoder.*`` without the ``swin.`` prefix."""
+    source = make_tiny(num_classes=10)
+    state = {k.removeprefix("swin."): v for k, v in export_state_dict(source, "hf").items()
+             if not k.startswith("classifier.")}  # fmt: skip
+    model = make_tiny(num_classes=3, window_size=2)
+    report = FT.init_from_checkpoint(model, state)
+    assert report.layout == "hf" and report.arch is not None and report.arch.num_classes == 0
+    assert len(report.resized) == 6 and report.head_dropped == []
+    assert [n for n, _ in report.head_initialised] == ["head.weight", "head.bias"]
+    assert torch.equal(model.patch_embed.proj.weight, source.patch_embed.proj.weight)
+
+
 def test_official_file_round_trip_into_a_new_head(make_tiny, tmp_path: Path) -> None:
     """An official-layout file ({"model": ...}, with the official derived buffers) into a 5-class model."""
     source = make_tiny(num_classes=10)
