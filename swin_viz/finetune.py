@@ -114,6 +114,10 @@ def _normalised(state_dict: dict[str, Any], layout: str) -> tuple[dict[str, torc
         example = next(k for k in state if k.endswith("logit_scale") or ".cpb_mlp." in k)
         raise ValueError(f"this is a Swin V2 checkpoint (cosine attention, continuous position bias: e.g. {example!r});"
                          " swin_viz implements Swin V1")  # fmt: skip
+    if any(".lora_A." in k or ".base_layer." in k for k in state):
+        example = next(k for k in state if ".lora_A." in k or ".base_layer." in k)
+        raise ValueError(f"this checkpoint holds LoRA adapters (e.g. {example!r}): continue that run with --resume, "
+                         "or fold them in with swin_viz.finetune.merge_lora and save the model again")  # fmt: skip
     if layout == "auto":
         try:
             layout = detect_layout(state)

@@ -310,6 +310,13 @@ def test_another_architecture_is_named(make_tiny) -> None:
         FT.init_from_checkpoint(make_tiny(), v2)
 
 
+def test_a_checkpoint_with_lora_adapters_says_what_to_do(make_tiny) -> None:
+    model = make_tiny()
+    FT.apply_finetune_mode(model, "lora", lora_rank=2)
+    with pytest.raises(ValueError, match=r"holds LoRA adapters \(e\.g\. 'stage1\.block0\.attn\.qkv\..*merge_lora"):
+        FT.init_from_checkpoint(make_tiny(), model.state_dict())
+
+
 def test_a_missing_or_mis_shaped_backbone_key_stops_with_its_name(make_tiny) -> None:
     state = export_state_dict(make_tiny(), "official")
     del state["layers.1.blocks.1.norm1.weight"]
