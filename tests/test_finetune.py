@@ -59,6 +59,21 @@ def test_a_bare_huggingface_backbone_without_the_swin_prefix(make_tiny) -> None:
     assert torch.equal(model.patch_embed.proj.weight, source.patch_embed.proj.weight)
 
 
+def test_transformers_own_swin_goes_under_a_new_head_at_another_window() -> None:
+    """A state dict written by HuggingFace transformers' own Swin (random weights, nothing downloaded)."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.SwinConfig(image_size=64, embed_dim=24, depths=[2, 2, 2], num_heads=[2, 4, 8],
+                                     window_size=4, num_labels=11)  # fmt: skip
+    hf = transformers.SwinForImageClassification(config).eval()
+    model = swin_viz.SwinTransformer(24, (2, 2, 2), (2, 4, 8), window_size=8, num_classes=3)
+    report = FT.init_from_checkpoint(model, hf.state_dict())
+    assert report.layout in ("hf", "hf5") and report.arch is not None and report.arch.num_classes == 11
+    assert [n for n, _ in report.head_dropped] == ["classifier.weight", "classifier.bias"]
+    assert len(report.resized) == 6 and all(a == (49, b[1]) and b[0] == 225 for _, a, b in report.resized)
+    theirs = hf.state_dict()[layout_names("stage2.block1.mlp.fc1.weight", report.layout)[0]]
+    assert torch.equal(model.stage2.block1.mlp.fc1.weight, theirs)
+
+
 def test_official_file_round_trip_into_a_new_head(make_tiny, tmp_path: Path) -> None:
     """An official-layout file ({"model": ...}, with the official derived buffers) into a 5-class model."""
     source = make_tiny(num_classes=10)
