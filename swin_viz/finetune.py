@@ -293,7 +293,8 @@ def _lora_targets(model: SwinTransformer) -> list[tuple[str, nn.Linear]]:
 def apply_finetune_mode(
     model: SwinTransformer, mode: str = "full", lora_rank: int = 0, lora_alpha: float | None = None
 ) -> dict[str, Any]:
-    """Choose what is trained (sets ``requires_grad``; LoRA adds adapter modules in place).
+    """Choose what is trained (sets ``requires_grad``; LoRA adds adapter modules in place, so call this after
+    :func:`init_from_checkpoint`).
 
     ``mode``: ``"full"``; ``"linear"`` (the head only); ``"last-N"`` (stages ``num_stages-N+1 .. num_stages``, the
     final norm and the head); ``"lora"`` (rank-``lora_rank`` adapters ``W + (alpha/r) B A`` on every ``attn.qkv`` and
