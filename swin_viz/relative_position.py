@@ -75,3 +75,31 @@ class RelativePositionBias(nn.Module):
     def extra_repr(self) -> str:
         rows = (2 * self.window_size - 1) ** 2
         return f"window_size={self.window_size}, num_heads={self.num_heads}, table={rows}x{self.num_heads}"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Moving a table to another window size (fine-tuning at a new resolution, e.g. 224/M=7 -> 384/M=12; issue 9).
+def resize_bias_table(table: torch.Tensor, window_size: int) -> torch.Tensor:
+    """Resize a ``((2M-1)^2, heads)`` bias table to ``((2M'-1)^2, heads)`` for window ``M' = window_size``.
+
+    Row ``(dy + M-1) * (2M-1) + (dx + M-1)`` of the table is the bias of offset ``(dy, dx)``, so each head's column
+    *is* a ``(2M-1) x (2M-1)`` grid over ``(dy, dx)``. Each grid is resized bicubically (``align_corners=False``,
+    as the official code does when it loads a 224/M=7 checkpoint into a 384/M=12 model) and flattened back in the
+    same row order. Same ``M``: the table is returned unchanged (bit for bit). Computed in float32 or wider; the
+    result has the input's dtype.
+    """
+    if table.dim() != 2:
+        raise ValueError(f"a relative position bias table is ((2M-1)^2, heads), got shape {tuple(table.shape)}")
+    check_positive(window_size, "window_size")
+    rows, heads = table.shape
+    side = round(rows**0.5)
+    if side * side != rows or side % 2 == 0:
+        raise ValueError(f"a bias table has (2M-1)^2 rows (an odd square: 169 for M=7), got {rows} rows")
+    new_side = 2 * window_size - 1
+    if new_side == side:
+        return table
+    grid = table.detach().T.reshape(1, heads, side, side)
+    compute = grid.dtype if grid.dtype in (torch.float32, torch.float64) else torch.float32
+    out = torch.nn.functional.interpolate(grid.to(compute), size=(new_side, new_side), mode="bicubic",
+                                          align_corners=False)  # fmt: skip
+    return out.reshape(heads, new_side * new_side).T.contiguous().to(table.dtype)

@@ -15,13 +15,22 @@ import typing
 
 import torch.distributed as dist
 
-from .config import AMP_CHOICES, COMPILE_MODES, DATA_CHOICES, LOADER_CHOICES, PRESETS, SWITCH_CHOICES, TrainConfig
+from .config import (
+    AMP_CHOICES,
+    COMPILE_MODES,
+    DATA_CHOICES,
+    LOADER_CHOICES,
+    LR_SCHEDULES,
+    PRESETS,
+    SWITCH_CHOICES,
+    TrainConfig,
+)
 from .loop import NonFiniteLossError, train
 
 __all__ = ["BARE_MESSAGE", "main", "parse_args"]
 
 _CHOICES = {"data": DATA_CHOICES, "loader": LOADER_CHOICES, "amp": AMP_CHOICES, "compile": SWITCH_CHOICES,
-            "compile_mode": COMPILE_MODES, "channels_last": SWITCH_CHOICES}  # fmt: skip
+            "compile_mode": COMPILE_MODES, "channels_last": SWITCH_CHOICES, "lr_schedule": LR_SCHEDULES}  # fmt: skip
 
 BARE_MESSAGE = """python -m swin_viz.train needs to know what to train on. For example:
   python -m swin_viz.train --preset cpu-demo                       # a small Swin on the bundled digits, ~30 s on a CPU

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import model_config, registered_models
+from .finetune import PAPER_FINETUNE
 
 __all__ = ["PRESETS", "SMALL_MODEL", "TrainConfig", "recipe_text"]
 
@@ -21,6 +22,7 @@ DATA_CHOICES = ("digits", "cifar10", "folder", "shards", "synthetic")
 LOADER_CHOICES = ("auto", "memory", "stream")
 SWITCH_CHOICES = ("auto", "on", "off")
 AMP_CHOICES = ("auto", "bf16", "off")
+LR_SCHEDULES = ("cosine", "constant")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 DEFAULT_SIZES = {"digits": 32, "cifar10": 32, "folder": 224, "shards": 224, "synthetic": 224}
 
@@ -65,6 +67,8 @@ class TrainConfig:
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     clip_grad: float | None = 5.0
+    lr_schedule: str = "cosine"
+    """``cosine`` (warm-up, then cosine decay) or ``constant`` (the paper's fine-tuning: ``lr`` throughout)."""
     mixup: float = 0.8
     cutmix: float = 1.0
     mix_switch_prob: float = 0.5
@@ -72,6 +76,16 @@ class TrainConfig:
     """Mixup/CutMix pair samples inside each of this many equal slices of the global batch (0: one per rank, as
     every multi-GPU run does). One process with ``mix_groups=N`` mixes exactly as N ranks do."""
     accum_steps: int = 1
+    # fine-tuning (swin_viz.train.finetune, book chapter 11)
+    init: str | None = None
+    """Start from this checkpoint's weights (official, timm, torchvision, HuggingFace or ours): the head is replaced
+    when the classes differ, bias tables are resized to the model's window, anything else must match."""
+    finetune: str = "full"
+    """What is trained: ``full``, ``linear`` (the head), ``last-N`` (the last N stages and the head), ``lora``."""
+    layer_decay: float | None = None
+    """Layer-wise lr decay: each block trains at this factor of the rate of the block above; ``None``: off."""
+    lora_rank: int = 0
+    """Rank of the LoRA adapters on every attention's qkv and proj (``finetune="lora"`` only)."""
     # speed
     device: str = "auto"
     amp: str = "auto"
@@ -151,6 +165,18 @@ class TrainConfig:
         need(is_num(self.mix_switch_prob) and 0 <= self.mix_switch_prob <= 1, "mix_switch_prob", "in [0, 1]")
         need(is_int(self.mix_groups) and self.mix_groups >= 0, "mix_groups", "an int >= 0 (0: one per rank)")
         need(is_int(self.accum_steps) and self.accum_steps >= 1, "accum_steps", "must be an int >= 1")
+        need(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"choose one of {LR_SCHEDULES}")
+        need(not (self.init and self.resume), "init",
+             f"--init starts a new run from a checkpoint's weights, --resume continues the run in {self.out} (its "
+             f"checkpoint holds the fine-tuned weights already): pass one of them")  # fmt: skip
+        need(isinstance(self.finetune, str) and (self.finetune in ("full", "linear", "lora")
+             or (self.finetune.startswith("last-") and self.finetune[5:].isdigit() and int(self.finetune[5:]) >= 1)),
+             "finetune", "choose full, linear, last-N (N >= 1 stages) or lora")  # fmt: skip
+        need(self.layer_decay is None or (is_num(self.layer_decay) and 0 < self.layer_decay <= 1), "layer_decay",
+             "must be in (0, 1]")  # fmt: skip
+        need(is_int(self.lora_rank) and self.lora_rank >= 0, "lora_rank", "must be an int >= 0")
+        need(self.finetune != "lora" or (is_int(self.lora_rank) and self.lora_rank >= 1), "lora_rank",
+             "--finetune lora needs --lora-rank >= 1")  # fmt: skip
         if is_int(self.batch_size) and is_int(self.accum_steps) and self.accum_steps >= 1:
             need(self.batch_size % self.accum_steps == 0, "batch_size",
                  f"must be divisible by accum_steps={self.accum_steps}")  # fmt: skip
@@ -190,10 +216,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         _DIGITS, epochs=40, warmup_epochs=2, drop_path=0.05,
         label="small Swin trained on scikit-learn's handwritten digits (32x32), the book's checkpoint",
     ),
+    "finetune": PAPER_FINETUNE,
 }  # fmt: skip
 """Named configurations: ``paper`` is the default recipe (give it ``--data folder --data-root PATH``); ``cpu-demo``
 is what the book runs without a GPU; ``digits-small`` made the checkpoint the book ships (``swin_viz/assets``).
-The digits presets turn off what 8x8 digits cannot take (RandAugment, erasing, Mixup, crops below 35%)."""
+The digits presets turn off what 8x8 digits cannot take (RandAugment, erasing, Mixup, crops below 35%);
+``finetune`` is the paper's fine-tuning recipe (with ``--init PATH``)."""
 
 
 def recipe_text(cfg: TrainConfig) -> str:

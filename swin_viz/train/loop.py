@@ -33,6 +33,7 @@ from ..checkpoints import LoadReport, load_state_dict
 from ..flops import count_macs
 from ..metrics import MetricsLog, per_class_report
 from ..model import SwinTransformer, create_model
+from . import finetune as FT
 from .config import TrainConfig, recipe_text
 from .log import StepLog
 from .optim import build_optimizer, lr_at, soft_cross_entropy, warmup_steps
@@ -159,9 +160,11 @@ def train_one_epoch(run: Run, epoch: int) -> dict[str, float]:
     epoch_images, epoch_start = 0, time.perf_counter()
     clip = cfg.clip_grad if cfg.clip_grad else math.inf
     for i in range(run.steps_per_epoch):
-        lr = lr_at(run.step, run.total_steps, run.warmup, cfg.resolved_lr())
+        lr = cfg.resolved_lr()
+        if cfg.lr_schedule == "cosine":
+            lr = lr_at(run.step, run.total_steps, run.warmup, lr)
         for group in opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # layer-wise decay, when fine-tuning with it
         for micro_step in range(cfg.accum_steps):
             t0 = time.perf_counter()
             x, y = next(batches)
@@ -285,7 +288,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model = build_model(cfg, num_classes).to(rt.device)
     if cfg.grad_checkpointing:
         model.set_grad_checkpointing(True)
-    optimizer = build_optimizer(model, cfg.resolved_lr(), cfg.weight_decay, rt.device)
+    if cfg.init:  # fine-tuning: another checkpoint's weights, a new head, bias tables resized (chapter 11)
+        init_report = FT.init_from_checkpoint(model, cfg.init)
+        if rt.main:
+            print(f"init from {cfg.init}\n{init_report}")
+    tuned = FT.apply_finetune_mode(model, cfg.finetune, cfg.lora_rank)  # what is trained
+    model.to(rt.device)  # LoRA adapters are created on the CPU
+    optimizer = build_optimizer(FT.param_groups(model, cfg.weight_decay, cfg.layer_decay), cfg.resolved_lr(),
+                                rt.device)  # fmt: skip
     total_steps = cfg.epochs * steps_per_epoch
     macs = count_macs(model, size).macs.matmul  # per image, forward
 
@@ -336,6 +346,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         n_params = sum(p.numel() for p in model.parameters())
         print(
             f"{cfg.label or 'training run'}\n  model {cfg.model} ({n_params / 1e6:.2f} M parameters, "
+            f"{tuned['trainable']:,} trained ({cfg.finetune}), "
             f"{macs / 1e9:.3f} G MACs/image at {size}), {num_classes} classes\n  data: {data.description}\n"
             f"  device {rt.device} x {rt.world_size}, bf16 {amp}, compile {compile_model} ({cfg.compile_mode}), "
             f"channels-last {channels_last}, MFU peak: {peak_source}, TensorBoard: {steplog.tensorboard}\n"
@@ -344,7 +355,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         )  # fmt: skip
 
     # ---- 6. epochs
-    summary: dict[str, Any] = {"out": str(out), "label": cfg.label, "data": data.description}
+    summary: dict[str, Any] = {"out": str(out), "label": cfg.label, "data": data.description,
+                               "trainable_parameters": tuned["trainable"]}  # fmt: skip
     last_epoch = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, start_epoch + cfg.stop_after)
     for epoch in range(start_epoch, last_epoch):
         row: dict[str, Any] = {"epoch": epoch + 1, "step": 0, **train_one_epoch(run, epoch)}

@@ -25,10 +25,10 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def build_optimizer(model: nn.Module, lr: float, weight_decay: float, device: torch.device) -> torch.optim.AdamW:
-    """AdamW (betas 0.9/0.999, eps 1e-8) over :func:`param_groups`; the fused kernel on CUDA."""
-    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=(0.9, 0.999), eps=1e-8,
-                             fused=device.type == "cuda")  # fmt: skip
+def build_optimizer(groups: list[dict[str, Any]], lr: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW (betas 0.9/0.999, eps 1e-8) over parameter groups (:func:`param_groups`, or fine-tuning's with
+    layer-wise decay); the fused kernel on CUDA."""
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8, fused=device.type == "cuda")
 
 
 def warmup_steps(warmup_epochs: float, steps_per_epoch: int) -> int:
