@@ -402,3 +402,21 @@ def test_resume_reads_the_checkpoint_on_rank_0_only(tmp_path: Path, monkeypatch:
     changed = engine_config(tmp_path, resume=True, seed=4)
     with pytest.raises(ValueError, match="seed: 0 -> 4"):
         load_run_state(tmp_path / "missing-here.pt", rank1, changed)
+
+
+def test_per_class_report_is_scikit_learns() -> None:
+    from sklearn.metrics import classification_report
+
+    from swin_viz.metrics import confusion_matrix, per_class_report
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 300)
+    pred = np.where(rng.random(300) < 0.7, y, rng.integers(0, 4, 300))
+    pred[pred == 3] = 2  # class 3 is never predicted: precision 0 by scikit-learn's convention
+    ours = per_class_report(confusion_matrix(torch.from_numpy(pred), torch.from_numpy(y), 4), list("abcd"))
+    theirs = classification_report(y, pred, labels=range(4), target_names=list("abcd"), output_dict=True,
+                                   zero_division=0)  # fmt: skip
+    for row in ours:
+        ref = theirs[row["class"]]
+        assert row["precision"] == pytest.approx(ref["precision"]) and row["recall"] == pytest.approx(ref["recall"])
+        assert row["f1"] == pytest.approx(ref["f1-score"]) and row["support"] == ref["support"]
