@@ -13,6 +13,7 @@ Files, in the order the paper introduces the ideas:
 ``model.py``               stages, ``SwinTransformer``, ``swin_t/s/b/l``
 ``flops.py``               the paper's complexity formulas and per-module MAC counts
 ``hooks.py``               hook points, ``run_with_cache``, ``hooks``
+``probes.py``              measurements written on the hooks (mask leakage, saved tensors, reach)
 ``checkpoints.py``         loading official / timm / torchvision / HuggingFace weights; saving our own
 =========================  ==========================================================================
 """
@@ -34,6 +35,7 @@ from .hooks import HookPoint, hook_points, hooks, run_with_cache
 from .merging import PatchMerging, merge_patches
 from .model import CONFIGS, SwinConfig, SwinStage, SwinTransformer, create_model, swin_b, swin_l, swin_s, swin_t
 from .patches import PatchEmbed, patch_partition
+from .probes import mask_leakage, official_state_dict, reach_counts, saved_tensor_bytes, saved_tensors
 from .relative_position import RelativePositionBias, relative_offsets, relative_position_index
 from .shift import MASK_VALUE, cyclic_shift, region_labels, reverse_cyclic_shift, shifted_window_mask
 from .windows import effective_window, num_windows, pad_to_window, window_partition, window_reverse
@@ -68,20 +70,25 @@ __all__ = [
     "hooks",
     "load_checkpoint",
     "load_state_dict",
+    "mask_leakage",
     "measure_macs",
     "merge_patches",
     "model_from_checkpoint",
     "num_windows",
+    "official_state_dict",
     "omega_msa",
     "omega_wmsa",
     "pad_to_window",
     "patch_partition",
+    "reach_counts",
     "region_labels",
     "relative_offsets",
     "relative_position_index",
     "reverse_cyclic_shift",
     "run_with_cache",
     "save_checkpoint",
+    "saved_tensor_bytes",
+    "saved_tensors",
     "shifted_window_mask",
     "swin_b",
     "swin_l",

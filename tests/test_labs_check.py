@@ -1,6 +1,6 @@
 import torch
 
-from swin_viz.labs import Report, compare, explain_difference
+from swin_course import Report, compare, explain_difference
 
 
 def test_explanations_name_the_mistake() -> None:
@@ -29,7 +29,7 @@ def test_report_collects_and_prints() -> None:
 
 
 def test_student_calls_and_rng_isolation() -> None:
-    from swin_viz.labs._check import call_student, own_rng, run_student
+    from swin_course._check import call_student, own_rng, run_student
 
     assert run_student(lambda x: x + 1, 1) == (2, "")
     assert run_student(lambda: 1 / 0)[1] == "raised ZeroDivisionError: division by zero"

@@ -23,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model import SwinTransformer
-from ..train import SMALL_MODEL, lr_at, param_groups, soft_cross_entropy
-from ._check import Report, call_student, explain_difference, own_rng
+from swin_viz.model import SwinTransformer
+from swin_viz.train import SMALL_MODEL, lr_at, param_groups, soft_cross_entropy
+
+from ._check import Report, call_student, explain_difference, forbid, own_rng
 
 __all__ = ["check_lr_at", "check_param_groups", "check_soft_cross_entropy", "smooth_targets"]
 
@@ -91,6 +92,7 @@ def _phase(step: int, total: int, warmup: int) -> str:
     return "after total_steps"
 
 
+@forbid("swin_viz.train.lr_at")
 @own_rng
 def check_lr_at(fn: Callable[[int, int, int, float], float]) -> Report:
     """Exercise 1: ``fn(step, total_steps, warmup_steps, peak)`` must equal :func:`swin_viz.train.lr_at` at every
@@ -178,6 +180,7 @@ _WHY_KIND = {
 }
 
 
+@forbid("swin_viz.train.param_groups")
 @own_rng
 def check_param_groups(fn: Callable[[nn.Module, float], list[dict[str, Any]]]) -> Report:
     """Exercise 2: ``fn(model, weight_decay)`` must give every trainable parameter the weight decay that
@@ -269,6 +272,7 @@ def _loss_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> list[tuple[to
     ]  # fmt: skip
 
 
+@forbid("swin_viz.train.soft_cross_entropy")
 @own_rng
 def check_soft_cross_entropy(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],

@@ -19,11 +19,12 @@ from typing import Any
 
 import torch
 
-from ..block import SwinBlock
-from ..hooks import hooks, run_with_cache
-from ..shift import MASK_VALUE, region_labels, shifted_window_mask
-from ..windows import window_partition
-from ._check import Report, explain_difference
+from swin_viz.block import SwinBlock
+from swin_viz.hooks import hooks, run_with_cache
+from swin_viz.shift import MASK_VALUE, region_labels, shifted_window_mask
+from swin_viz.windows import window_partition
+
+from ._check import NOT_ANSWERED, NOT_WRITTEN, Report, explain_difference, forbid, run_student, unanswered
 
 __all__ = [
     "MASK_CASES",
@@ -195,18 +196,17 @@ def _add(report: Report, name: str, why: str) -> bool:
     return report.add(name, not why, why)
 
 
+@forbid("swin_viz.shift.shifted_window_mask")
 def check_shifted_window_mask(fn: Callable[[int, int, int, int], torch.Tensor]) -> Report:
     """Run ``fn(H, W, M, s)`` on :data:`MASK_CASES` and compare with :func:`swin_viz.shifted_window_mask`."""
     report = Report("Exercise 1 (the shifted-window mask)")
     for H, W, M, s in MASK_CASES:
         name = f"{H} x {W} map, M={M}, s={s}"
-        try:
-            got = fn(H, W, M, s)
-        except NotImplementedError:
-            report.add(name, False, "not written yet (NotImplementedError)")
-            break
-        except Exception as exc:
-            report.add(name, False, f"raised {type(exc).__name__}: {exc}")
+        got, why = run_student(fn, H, W, M, s)
+        if why:
+            report.add(name, False, why)
+            if why == NOT_WRITTEN:
+                break
             continue
         _add(report, name, _explain_mask(got, H, W, M, s))
     return report
@@ -229,8 +229,8 @@ def check_masked_windows(answer: Any) -> Report:
     masked = int((shifted_window_mask(H, W, M, s) != 0).flatten(1).any(1).sum())
     nW, counts = _window_counts(H, W, M, s)
     rows, cols = H // M, W // M
-    if answer is None:
-        report.add("your prediction", False, "no prediction yet: set my_answer to a number")
+    if unanswered(answer):
+        report.add("your prediction", False, NOT_ANSWERED)
         return report
     try:
         value = int(answer)
@@ -255,7 +255,7 @@ def check_masked_windows(answer: Any) -> Report:
         report.add(f"of {nW} windows: {detail}", True)
     else:
         why = hints.get(value, f"count the windows of the {rows} x {cols} grid that straddle the band boundaries")
-        report.add("your prediction", False, f"{value} -- {why}")
+        report.add("your prediction", False, why if why.startswith(f"{value} ") else f"you predicted {value}: {why}")
     return report
 
 
@@ -332,13 +332,11 @@ def check_masked_softmax(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     """Run ``fn(logits, mask)`` on windows of real blocks (see :func:`softmax_cases`) and compare with the block."""
     report = Report("Exercise 3 (softmax with the mask)")
     for name, logits, mask, want in softmax_cases():
-        try:
-            got = fn(logits.clone(), mask.clone())
-        except NotImplementedError:
-            report.add(name, False, "not written yet (NotImplementedError)")
-            break
-        except Exception as exc:
-            report.add(name, False, f"raised {type(exc).__name__}: {exc}")
+        got, why = run_student(fn, logits.clone(), mask.clone())
+        if why:
+            report.add(name, False, why)
+            if why == NOT_WRITTEN:
+                break
             continue
         why = _explain_softmax(got, logits, mask, want)
         if not why and (mask != 0).any():

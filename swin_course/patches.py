@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..patches import PatchEmbed, patch_partition
-from ._check import Report, call_student, explain_difference, own_rng
+from swin_viz.patches import PatchEmbed, patch_partition
+
+from ._check import NOT_ANSWERED, Report, call_student, explain_difference, forbid, own_rng, unanswered
 
 __all__ = ["check_embedding_numbers", "check_linear_from_conv", "check_pad_image", "check_patch_partition"]
 
@@ -87,6 +88,7 @@ def _explain_partition(got: Any, x: torch.Tensor, p: int, want: torch.Tensor) ->
     return generic
 
 
+@forbid("swin_viz.patches.patch_partition", "swin_viz.patches.PatchEmbed")
 @own_rng
 def check_patch_partition(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
     """Exercise 1: ``fn(x, p)`` must equal :func:`swin_viz.patch_partition` on every case of ``PARTITION_CASES``."""
@@ -100,7 +102,7 @@ def check_patch_partition(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Re
             odd = [f"C={shape[1]}"] if shape[1] != 3 else []
             odd += [f"p={p}"] if p != 4 else []
             _, _, why = report.results[-1]
-            if odd and "not written" not in why:  # it failed on the case that is not Swin's usual one
+            if odd and why.startswith("raised"):  # it failed on the case that is not Swin's usual one
                 report.results[-1] = (name, False, f"{why} (this case has {' and '.join(odd)}: does the code "
                                       "hard-code 3 channels or p=4? read them from x.shape and p)")  # fmt: skip
             continue
@@ -237,8 +239,8 @@ def check_embedding_numbers(
     want_tokens, want_params = embedding_numbers(H, W, patch_size, embed_dim, in_chans)
     for what, value, want in (("tokens", tokens, want_tokens), ("parameters", params, want_params)):
         n = _as_int(value)
-        if value is None:
-            report.add(what, False, "not answered yet (still None)")
+        if unanswered(value):
+            report.add(what, False, NOT_ANSWERED)
         elif n is None:
             report.add(what, False, f"give a whole number, got {value!r}")
         elif n == want:
@@ -290,6 +292,7 @@ def _explain_pad(got: Any, x: torch.Tensor, p: int, want: torch.Tensor) -> str:
     return generic
 
 
+@forbid("swin_viz.windows.pad_to_window")
 @own_rng
 def check_pad_image(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
     """Exercise 4: ``fn(x, p)`` zero-pads at the bottom and right to multiples of ``p``; the result must equal

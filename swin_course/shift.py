@@ -19,8 +19,9 @@ from typing import Any
 
 import torch
 
-from ..shift import cyclic_shift, region_labels, reverse_cyclic_shift
-from ._check import Report, explain_difference, run_student
+from swin_viz.shift import cyclic_shift, region_labels, reverse_cyclic_shift
+
+from ._check import Report, explain_difference, forbid, run_student
 
 __all__ = [
     "NAIVE_CASES",
@@ -88,6 +89,7 @@ def _explain_roll(got: Any, want: torch.Tensor, x: torch.Tensor, s: int, sign: i
     return explain_difference(got, want, "rolled map") or "not bit for bit the same: a roll only moves tokens"
 
 
+@forbid("swin_viz.shift.cyclic_shift", "swin_viz.shift.reverse_cyclic_shift")
 def check_cyclic_shift(
     shift: Callable[[torch.Tensor, int], torch.Tensor], unshift: Callable[[torch.Tensor, int], torch.Tensor]
 ) -> Report:
@@ -189,6 +191,7 @@ def _explain_regions(got: Any, H: int, W: int, M: int, s: int) -> str:
     )
 
 
+@forbid("swin_viz.shift.region_labels", "swin_viz.shift.shifted_window_mask")
 def check_region_labels(fn: Callable[[int, int, int, int], torch.Tensor]) -> Report:
     """Check ``fn(H, W, M, s) -> (H, W)`` region labels against :func:`swin_viz.region_labels`."""
     report = Report("region labels")
