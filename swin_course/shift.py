@@ -31,6 +31,7 @@ __all__ = [
     "check_naive_windows",
     "check_region_labels",
     "naive_window_count",
+    "same_mask",
 ]
 
 SHIFT_CASES: list[tuple[int, int, int, int, int]] = [
@@ -153,6 +154,20 @@ def _region_slips(H: int, W: int, M: int, s: int) -> list[tuple[torch.Tensor, st
     return slips
 
 
+def same_mask(got: Any, H: int, W: int, M: int, s: int) -> bool:
+    """Whether labels ``got`` ``(H, W)`` group the tokens of every window as the official labels do, so that the mask
+    built from them is the official mask: e.g. the two slices (0, -s), (-s, None) per axis, since the cut at -M
+    lies on a window border."""
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (H, W) or got.is_complex():
+        return False
+
+    def pairs(labels: torch.Tensor) -> torch.Tensor:
+        windows = labels.reshape(H // M, M, W // M, M).transpose(1, 2).reshape(-1, M * M)
+        return windows[:, :, None] == windows[:, None, :]
+
+    return torch.equal(pairs(got.detach()), pairs(region_labels(H, W, M, s)))
+
+
 def _boundaries(labels: torch.Tensor, axis: int) -> list[int]:
     """Positions along ``axis`` where any label changes from the previous row/column."""
     diff = labels.diff(dim=axis) != 0
@@ -198,6 +213,8 @@ def check_region_labels(fn: Callable[[int, int, int, int], torch.Tensor]) -> Rep
     for H, W, M, s in REGION_CASES:
         got, err = run_student(fn, H, W, M, s)
         why = err or _explain_regions(got, H, W, M, s)
+        if why and not err and same_mask(got, H, W, M, s):
+            why = ""  # another labelling, the same mask: accepted (chapter 5 shows why the cut at -M does not matter)
         name = f"{H}x{W}, M={M}, s={s}" + (" (not square)" if H != W else "") + (" (s != M/2)" if 2 * s != M else "")
         report.add(name, not why, why)
     return report

@@ -96,10 +96,15 @@ def test_unwritten_mask_says_so() -> None:
 
 
 def test_masked_windows_prediction() -> None:
-    assert check_masked_windows(15).passed
-    assert "corner window is in both" in str(check_masked_windows(16))
-    assert "not all 64 windows" in str(check_masked_windows(64))
-    assert "need *no* mask" in str(check_masked_windows(49))
+    # a 56 x 84 map, M = 7: 8 x 12 windows, the last row and column need the mask (chapter 5 prints 224 x 224 only)
+    assert check_masked_windows(19).passed
+    assert "corner window is in both" in str(check_masked_windows(20))
+    assert "not all 96 windows" in str(check_masked_windows(96))
+    assert "need *no* mask" in str(check_masked_windows(77))
+    assert "last row *and* the last column" in str(check_masked_windows(12))
+    regions = str(check_masked_windows(9))
+    assert "9 is the number of regions" in regions and regions.count("9 ") == 1  # the value is said once
+    assert "you predicted 5:" in str(check_masked_windows(5))
     assert "not written yet" in str(check_masked_windows(None))
 
 
