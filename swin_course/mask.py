@@ -28,8 +28,8 @@ from ._check import NOT_ANSWERED, NOT_WRITTEN, Report, explain_difference, forbi
 
 __all__ = [
     "MASK_CASES",
-    "SOFTMAX_CASES",
     "MASK_COUNT_MAP",
+    "SOFTMAX_CASES",
     "check_masked_softmax",
     "check_masked_windows",
     "check_shifted_window_mask",
