@@ -115,6 +115,8 @@ def _student_globals(fn: Any) -> list[dict[str, Any]]:
     candidates = [fn, getattr(fn, "__func__", None), getattr(type(fn), "forward", None), getattr(fn, "forward", None)]
     if isinstance(fn, type):
         candidates += [v for v in vars(fn).values() if callable(v)]
+    for c in list(candidates):  # and the functions a wrapper (a lambda, a partial) holds
+        candidates += [v for v in _held_directly(c)[1:] if callable(v)]
     for c in candidates:
         g = getattr(c, "__globals__", None)
         if isinstance(g, dict) and all(g is not f for f in found):

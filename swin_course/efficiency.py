@@ -137,7 +137,7 @@ def _explain_macs(got: Any, n: int, h: int, w: int, M: int, C: int, heads: int, 
 def check_shift_vs_pad(fn: Callable[[int, int, int, int, int], tuple]) -> Report:
     """Exercise 1: ``fn(h, w, M, C, heads) -> (windows_shift, windows_pad, macs_shift, macs_pad)`` must equal
     :func:`shift_vs_pad` on every case of :data:`SHIFT_CASES`."""
-    report = Report("Exercise 1, cyclic shift vs padding")
+    report = Report("cyclic shift vs padding")
     for h, w, M, C, heads in SHIFT_CASES:
         name = f"{h}x{w} map, M={M}, C={C}, {heads} heads"
         ok, got = call_student(report, name, fn, h, w, M, C, heads)
@@ -231,7 +231,7 @@ def _explain_saved(got: Any, saved: list[SavedTensor], want: int) -> str:
 def check_saved_bytes(fn: Callable[..., Any]) -> Report:
     """Exercise 2: ``fn(module, *inputs)`` must equal :func:`saved_tensor_bytes` on every case (one tensor saved
     twice, a model that saves its weights, bfloat16, a shifted Swin block, gradient checkpointing)."""
-    report = Report("Exercise 2, bytes saved for backward")
+    report = Report("bytes saved for backward")
     for name, module, inputs in _saved_cases():
         saved = saved_tensors(module, *inputs)
         want = saved_tensor_bytes(module, *inputs)
@@ -291,7 +291,7 @@ def _ratio_mistakes(stage: int) -> list[tuple[float, str]]:
 def check_window_macs_ratio(ratio: Any, stage: int = 1) -> Report:
     """Exercise 3: the MACs of a Swin-T block with M=14 over the same block with M=7 (224 input), to 1%."""
     side, C, _ = RATIO_STAGES[stage]
-    report = Report(f"Exercise 3, MACs of M=14 vs M=7 (Swin-T stage-{stage} block: {side}x{side}, C={C})")
+    report = Report(f"MACs of M=14 vs M=7 (Swin-T stage-{stage} block: {side}x{side}, C={C})")
     if unanswered(ratio):
         report.add("ratio", False, NOT_ANSWERED)
         return report

@@ -200,7 +200,7 @@ def _add(report: Report, name: str, why: str) -> bool:
 @forbid("swin_viz.shift.shifted_window_mask")
 def check_shifted_window_mask(fn: Callable[[int, int, int, int], torch.Tensor]) -> Report:
     """Run ``fn(H, W, M, s)`` on :data:`MASK_CASES` and compare with :func:`swin_viz.shifted_window_mask`."""
-    report = Report("Exercise 1 (the shifted-window mask)")
+    report = Report("the shifted-window mask")
     for H, W, M, s in MASK_CASES:
         name = f"{H} x {W} map, M={M}, s={s}"
         got, why = run_student(fn, H, W, M, s)
@@ -226,7 +226,7 @@ def _window_counts(H: int, W: int, M: int, s: int) -> tuple[int, dict[int, int]]
 def check_masked_windows(answer: Any) -> Report:
     """Compare a predicted number with the windows of :data:`MASK_COUNT_MAP` whose mask has any -100 in it."""
     H, W, M, s = MASK_COUNT_MAP
-    report = Report(f"Exercise 2 (windows that need a mask, {H} x {W} map, M={M}, s={s})")
+    report = Report(f"windows that need a mask, {H} x {W} map, M={M}, s={s}")
     masked = int((shifted_window_mask(H, W, M, s) != 0).flatten(1).any(1).sum())
     nW, counts = _window_counts(H, W, M, s)
     rows, cols = H // M, W // M
@@ -332,7 +332,7 @@ def _explain_softmax(got: Any, logits: torch.Tensor, mask: torch.Tensor, want: t
 
 def check_masked_softmax(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
     """Run ``fn(logits, mask)`` on windows of real blocks (see :func:`softmax_cases`) and compare with the block."""
-    report = Report("Exercise 3 (softmax with the mask)")
+    report = Report("softmax with the mask")
     for name, logits, mask, want in softmax_cases():
         got, why = run_student(fn, logits.clone(), mask.clone())
         if why:

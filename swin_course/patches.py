@@ -92,7 +92,7 @@ def _explain_partition(got: Any, x: torch.Tensor, p: int, want: torch.Tensor) ->
 @own_rng
 def check_patch_partition(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
     """Exercise 1: ``fn(x, p)`` must equal :func:`swin_viz.patch_partition` on every case of ``PARTITION_CASES``."""
-    report = Report("Exercise 1, patch_partition")
+    report = Report("patch_partition")
     for k, (shape, p) in enumerate(PARTITION_CASES):
         x = _random(*shape, seed=_SEED + k)
         want = patch_partition(x, p)
@@ -148,7 +148,7 @@ def _explain_linear(lin: nn.Linear, conv: nn.Conv2d, tokens: torch.Tensor, got: 
 def check_linear_from_conv(fn: Callable[[nn.Conv2d], nn.Linear]) -> Report:
     """Exercise 2: ``fn(conv)`` returns an ``nn.Linear`` with ``linear(patch_partition(x, p))`` equal to
     ``conv(x)`` (channels-last), for the convs of ``LINEAR_CASES``; the conv itself must be left unchanged."""
-    report = Report("Exercise 2, the Linear that equals the Conv2d")
+    report = Report("the Linear that equals the Conv2d")
     for k, (cin, cout, p, has_bias, (H, W)) in enumerate(LINEAR_CASES):
         torch.manual_seed(_SEED + k)
         conv = nn.Conv2d(cin, cout, kernel_size=p, stride=p, bias=has_bias)
@@ -235,7 +235,7 @@ def check_embedding_numbers(
 ) -> Report:
     """Exercise 3: predicted ``tokens`` and ``params`` of Swin's patch embedding (with LayerNorm) for an ``H x W``
     image, compared with :class:`swin_viz.PatchEmbed`."""
-    report = Report(f"Exercise 3, {H}x{W} image, p={patch_size}, C={embed_dim}")
+    report = Report(f"{H}x{W} image, p={patch_size}, C={embed_dim}")
     want_tokens, want_params = embedding_numbers(H, W, patch_size, embed_dim, in_chans)
     for what, value, want in (("tokens", tokens, want_tokens), ("parameters", params, want_params)):
         n = _as_int(value)
@@ -297,7 +297,7 @@ def _explain_pad(got: Any, x: torch.Tensor, p: int, want: torch.Tensor) -> str:
 def check_pad_image(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
     """Exercise 4: ``fn(x, p)`` zero-pads at the bottom and right to multiples of ``p``; the result must equal
     the reference and be accepted by :class:`swin_viz.PatchEmbed`."""
-    report = Report("Exercise 4, padding to a multiple of the patch size")
+    report = Report("padding to a multiple of the patch size")
     for k, (shape, p) in enumerate(PAD_CASES):
         x = _random(*shape, seed=_SEED + k)
         want = reference_pad(x, p)

@@ -116,7 +116,7 @@ def _explain_index(got: Any, M: int) -> str:
 @forbid("swin_viz.relative_position.relative_position_index")
 def check_relative_position_index(fn: Callable[[int], torch.Tensor]) -> Report:
     """Run ``fn(M)`` for :data:`INDEX_SIZES` and compare with :func:`swin_viz.relative_position_index`."""
-    report = Report("Exercise 1 (relative position index)")
+    report = Report("relative position index")
     for M in INDEX_SIZES:
         name = f"M={M}: ({M * M}, {M * M}) index into {(2 * M - 1) ** 2} rows"
         got, why = run_student(fn, M)
@@ -187,7 +187,7 @@ def _explain_gather(got: Any, table: torch.Tensor, index: torch.Tensor) -> str:
 @forbid("swin_viz.relative_position.RelativePositionBias")
 def check_gather_bias(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
     """Run ``fn(table, index)`` and compare with :class:`swin_viz.RelativePositionBias` holding the same table."""
-    report = Report("Exercise 2 (gather the bias)")
+    report = Report("gather the bias")
     for name, table, index in _gather_cases():
         got, why = run_student(fn, table.clone(), index.clone())
         if why:
@@ -204,7 +204,7 @@ def check_gather_bias(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
 
 def check_table_size(rows: Any, pairs: Any, M: int = TABLE_M) -> Report:
     """Predicted bias-table rows (per head) and query/key pairs of an ``M x M`` window, against the library."""
-    report = Report(f"Exercise 3 (table size and pairs for M={M})")
+    report = Report(f"table size and pairs for M={M}")
     want_rows = int(RelativePositionBias(M, 1).table.shape[0])
     want_pairs = int(relative_position_index(M).numel())
     N = M * M

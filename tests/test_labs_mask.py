@@ -20,6 +20,7 @@ def own_mask(H, W, M, s):
     different = windows[:, :, None] != windows[:, None, :]
     return torch.zeros(different.shape).masked_fill(different, swin_viz.MASK_VALUE)
 
+
 def mask_from_cuts(cuts, value: float = -100.0, compare: str = "!=", order: str = "rows", partition: bool = True):
     """A student's mask: label the rolled map slice by slice, cut it into windows, compare labels pairwise."""
 
