@@ -272,7 +272,8 @@ def check_official_renaming(fn: Callable[[str], str | None]) -> Report:
             why = f"{wrong} of {len(keys)} wrong, e.g. {why}"
         all_ok &= report.add(f"{kind}: {len(keys)} keys", not why, why)
     if not all_ok:
-        report.add("a fresh model loads the renamed dict and predicts the same", False, "fix the renaming first")
+        if not all(why == NOT_WRITTEN for _, ok, why in report.results if not ok):  # a stub: nothing more to say
+            report.add("a fresh model loads the renamed dict and predicts the same", False, "fix the renaming first")
         return report
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1)
