@@ -1,8 +1,10 @@
 """The course's releases (scripts/course.py, Otter-Grader): what the student gets, what the book shows, and grading.
 
-One ``release`` of every lab is made per test session (about 25 s). Grading runs ``otter run`` once per
-submission (about 10 s each), so it grades lab 4 only: its solution, its stub, and a submission that hands in the
-library's own functions. nbval runs every source notebook, with its public and hidden tests, as the solution version.
+One ``release`` of every lab is made per test session (about 20 s). Grading runs ``otter run`` once per
+submission (about 10 s each), so it grades two labs only: lab 4 (its solution, its stub, and a submission that hands
+in the library's own functions) and the capstone's solution. nbval runs every source notebook, with its public
+and hidden tests, as the solution version; Otter runs the tests in a namespace of their own, which only grading
+reaches.
 """
 
 from __future__ import annotations
@@ -156,14 +158,18 @@ def test_grading_gives_full_marks_to_the_solution_zero_to_the_stub_and_a_csv(rel
                 "my_reverse_cyclic_shift = swin_viz.reverse_cyclic_shift\n"
             )
     nbformat.write(stub, subs / "library.ipynb")
+    # The capstone's solution: its hidden tests build a whole Swin-T, in Otter's test namespace, not the notebook's.
+    capstone = "lab11_capstone"
+    (subs / "capstone.ipynb").write_bytes((released / "instructor" / f"{capstone}.ipynb").read_bytes())
 
     out = tmp_path / "grades.csv"
     course.grade(subs, released, out)
     rows = {r["file"]: r for r in csv.DictReader(out.open())}
-    assert list(next(iter(rows.values()))) == ["file", "lab", "exercise1", "exercise2", "exercise3", "total",
-                                              "possible", "percent"]  # fmt: skip
+    assert list(next(iter(rows.values()))) == ["file", "lab", "exercise1", "exercise2", "exercise3", "exercise4",
+                                              "total", "possible", "percent"]  # fmt: skip
     assert float(rows["solution.ipynb"]["total"]) == float(rows["solution.ipynb"]["possible"]) == 6
-    assert float(rows["solution.ipynb"]["percent"]) == 100
+    assert float(rows["solution.ipynb"]["percent"]) == 100 and rows["solution.ipynb"]["exercise4"] == ""
     assert float(rows["stub.ipynb"]["total"]) == 0 and float(rows["stub.ipynb"]["possible"]) == 6
     assert float(rows["library.ipynb"]["exercise1"]) == 0 and float(rows["library.ipynb"]["total"]) == 0
-    assert {r["lab"] for r in rows.values()} == {lab}
+    assert float(rows["capstone.ipynb"]["total"]) == float(rows["capstone.ipynb"]["possible"]) == 7
+    assert {r["lab"] for r in rows.values()} == {lab, capstone}
