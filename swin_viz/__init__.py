@@ -14,6 +14,7 @@ Files, in the order the paper introduces the ideas:
 ``geometry.py``            ``StageInfo``: each stage's map, padded map, channels, stride, window and shift
 ``flops.py``               the paper's complexity formulas and one walk over the model counting MACs
 ``hooks.py``               hook points, ``run_with_cache``, ``hooks``
+``probes.py``              measurements written on the hooks (mask leakage, saved tensors, reach)
 ``checkpoints.py``         loading official / timm / torchvision / HuggingFace weights; saving our own
 =========================  ==========================================================================
 """
@@ -50,6 +51,7 @@ from .model import (
     swin_t,
 )
 from .patches import PatchEmbed, patch_partition
+from .probes import mask_leakage, official_state_dict, reach_counts, saved_tensor_bytes, saved_tensors
 from .relative_position import RelativePositionBias, relative_offsets, relative_position_index
 from .shift import MASK_VALUE, cyclic_shift, region_labels, reverse_cyclic_shift, shifted_window_mask
 from .windows import effective_window, num_windows, pad_to_window, window_partition, window_reverse
@@ -87,15 +89,18 @@ __all__ = [
     "load_checkpoint",
     "load_state_dict",
     "macs_of",
+    "mask_leakage",
     "measure_macs",
     "merge_patches",
     "model_config",
     "model_from_checkpoint",
     "num_windows",
+    "official_state_dict",
     "omega_msa",
     "omega_wmsa",
     "pad_to_window",
     "patch_partition",
+    "reach_counts",
     "region_labels",
     "register_config",
     "registered_models",
@@ -104,6 +109,8 @@ __all__ = [
     "reverse_cyclic_shift",
     "run_with_cache",
     "save_checkpoint",
+    "saved_tensor_bytes",
+    "saved_tensors",
     "shifted_window_mask",
     "stage_geometry",
     "swin_b",

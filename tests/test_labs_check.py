@@ -1,6 +1,12 @@
+import functools
+
 import torch
 
-from swin_viz.labs import Report, compare, explain_difference
+import swin_viz
+import swin_viz.windows
+from swin_course import Report, compare, explain_difference
+from swin_course._check import forbid, run_student
+from swin_course.grading import agrees
 
 
 def test_explanations_name_the_mistake() -> None:
@@ -29,7 +35,7 @@ def test_report_collects_and_prints() -> None:
 
 
 def test_student_calls_and_rng_isolation() -> None:
-    from swin_viz.labs._check import call_student, own_rng, run_student
+    from swin_course._check import call_student, own_rng, run_student
 
     assert run_student(lambda x: x + 1, 1) == (2, "")
     assert run_student(lambda: 1 / 0)[1] == "raised ZeroDivisionError: division by zero"
@@ -47,3 +53,60 @@ def test_student_calls_and_rng_isolation() -> None:
     torch.manual_seed(1)
     check()
     assert torch.equal(torch.rand(3), before)
+
+
+# ------------------------------------------------------------------------------ the library's reference switched off
+
+wp_alias = swin_viz.window_partition  # a name in the "student's" globals bound to the reference
+
+
+def _own_partition(x, M):
+    B, H, W, C = x.shape
+    return x.view(B, H // M, M, W // M, M, C).permute(0, 1, 3, 2, 4, 5).reshape(-1, M, M, C)
+
+
+@forbid("swin_viz.windows.window_partition")
+def _checked(fn, x):
+    return run_student(fn, x, 4)
+
+
+def test_every_route_to_the_reference_is_refused() -> None:
+    x = torch.randn(2, 8, 12, 3)
+    assert _checked(_own_partition, x)[1] == ""
+    routes = {
+        "attribute": lambda x, M: swin_viz.window_partition(x, M),
+        "module attribute": lambda x, M: swin_viz.windows.window_partition(x, M),
+        "alias in globals": lambda x, M: wp_alias(x, M),
+        "handed in": swin_viz.window_partition,
+        "partial": functools.partial(swin_viz.window_partition),
+    }
+    for route, fn in routes.items():
+        got, why = _checked(fn, x)
+        assert got is None and "swin_viz.windows.window_partition" in why and "switched off" in why, route
+
+    def swallows(x, M):  # catching the refusal does not help: the call is recorded
+        try:
+            return swin_viz.window_partition(x, M)
+        except Exception:
+            return _own_partition(x, M)
+
+    assert "switched off" in _checked(swallows, x)[1]
+    # Only while the student's code runs: afterwards the library is whole again, and its internal uses never break.
+    assert swin_viz.window_partition is wp_alias and swin_viz.windows.window_partition is wp_alias
+    assert _checked(lambda x, M: swin_viz.shifted_window_mask(8, 12, M, 2), x)[1] == ""  # uses window_partition
+
+
+def test_agrees_explains_held_out_failures() -> None:
+    x = torch.randn(1, 8, 8, 2)
+    agrees(_own_partition, (x, 4), swin_viz.window_partition(x, 4), "swin_viz.windows.window_partition")
+    def stub(x, M):
+        raise NotImplementedError
+
+    for fn, words in [(lambda x, M: swin_viz.window_partition(x, M), "switched off"), (lambda x, M: x, "shape"),
+                      (stub, "not written yet")]:  # fmt: skip
+        try:
+            agrees(fn, (x, 4), swin_viz.window_partition(x, 4), "swin_viz.windows.window_partition")
+        except AssertionError as exc:
+            assert words in str(exc), str(exc)
+        else:
+            raise AssertionError(f"{words}: accepted")

@@ -6,7 +6,19 @@ import pytest
 import torch
 
 import swin_viz
-from swin_viz.labs.mask import check_masked_softmax, check_masked_windows, check_shifted_window_mask
+from swin_course.mask import check_masked_softmax, check_masked_windows, check_shifted_window_mask
+
+
+def own_mask(H, W, M, s):
+    """The lab's solution, written without swin_viz.shifted_window_mask."""
+    labels = torch.zeros(H, W, dtype=torch.long)
+    cuts = (slice(0, -M), slice(-M, -s), slice(-s, None))
+    for i, rows in enumerate(cuts):
+        for j, cols in enumerate(cuts):
+            labels[rows, cols] = 3 * i + j
+    windows = swin_viz.window_partition(labels[None, :, :, None], M).reshape(-1, M * M)
+    different = windows[:, :, None] != windows[:, None, :]
+    return torch.zeros(different.shape).masked_fill(different, swin_viz.MASK_VALUE)
 
 
 def mask_from_cuts(cuts, value: float = -100.0, compare: str = "!=", order: str = "rows", partition: bool = True):
@@ -39,7 +51,15 @@ def three(M: int, s: int) -> list[slice]:
 
 def test_correct_mask_passes() -> None:
     assert check_shifted_window_mask(mask_from_cuts(three)).passed
-    assert check_shifted_window_mask(swin_viz.shifted_window_mask).passed
+    assert check_shifted_window_mask(own_mask).passed
+    refused = str(check_shifted_window_mask(swin_viz.shifted_window_mask))
+    assert "the library's own shifted_window_mask" in refused and "switched off" in refused
+    alias = swin_viz.shifted_window_mask
+
+    def calls_alias(H, W, M, s):
+        return alias(H, W, M, s)
+
+    assert "the library's own shifted_window_mask" in str(check_shifted_window_mask(calls_alias))
 
 
 def test_two_cuts_at_minus_s_are_enough() -> None:
@@ -59,7 +79,7 @@ def test_two_cuts_at_minus_s_are_enough() -> None:
         (mask_from_cuts(three, compare="<"), "not symmetric"),
         (mask_from_cuts(three, order="columns"), "column by column"),
         (mask_from_cuts(three, partition=False), "plain labels.reshape(-1, M*M)"),
-        (lambda H, W, M, s: swin_viz.shifted_window_mask(H, W, M, s) != 0, "the mask is bool"),
+        (lambda H, W, M, s: own_mask(H, W, M, s) != 0, "the mask is bool"),
         (lambda H, W, M, s: swin_viz.region_labels(H, W, M, s), "that is a label map"),
     ],
 )
@@ -77,11 +97,16 @@ def test_unwritten_mask_says_so() -> None:
 
 
 def test_masked_windows_prediction() -> None:
-    assert check_masked_windows(15).passed
-    assert "corner window is in both" in str(check_masked_windows(16))
-    assert "not all 64 windows" in str(check_masked_windows(64))
-    assert "need *no* mask" in str(check_masked_windows(49))
-    assert "no prediction yet" in str(check_masked_windows(None))
+    # a 56 x 84 map, M = 7: 8 x 12 windows, the last row and column need the mask (chapter 5 prints 224 x 224 only)
+    assert check_masked_windows(19).passed
+    assert "corner window is in both" in str(check_masked_windows(20))
+    assert "not all 96 windows" in str(check_masked_windows(96))
+    assert "need *no* mask" in str(check_masked_windows(77))
+    assert "last row *and* the last column" in str(check_masked_windows(12))
+    regions = str(check_masked_windows(9))
+    assert "9 is the number of regions" in regions and regions.count("9 ") == 1  # the value is said once
+    assert "you predicted 5:" in str(check_masked_windows(5))
+    assert "not written yet" in str(check_masked_windows(None))
 
 
 def test_masked_softmax() -> None:

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 import swin_viz
-from swin_viz.labs.merging import (
+from swin_course.merging import (
     FEATURE_SIZES,
     check_feature_shapes,
     check_merge_patches,
@@ -32,7 +32,7 @@ READING = [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
 def test_merge_correct_passes() -> None:
-    assert check_merge_patches(swin_viz.merge_patches).passed
+    assert "the library's own" in str(check_merge_patches(swin_viz.merge_patches))  # the reference is refused
     assert check_merge_patches(_gather(OFFICIAL)).passed
 
 
@@ -93,7 +93,7 @@ def test_param_counts() -> None:
     text = str(check_param_counts(merging, stage3 - 6 * 3 * 384 - 6 * 169 * 12))
     assert "qkv has a bias" in text and "bias table" in text
     assert "relative_position_index is a buffer" in str(check_param_counts(merging, stage3 + 6 * 7**4))
-    assert "not predicted yet" in str(check_param_counts(..., ...))
+    assert "not written yet" in str(check_param_counts(..., ...))
 
 
 def _predict(H: int, W: int, rounding=lambda n: -(-n // 2), channels_last=False):

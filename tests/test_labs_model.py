@@ -5,15 +5,14 @@ import re
 import torch
 
 import swin_viz
-from swin_viz.labs.model import (
+from swin_course.model import (
     check_capture,
     check_mask_leakage,
     check_official_renaming,
     lab_inputs,
     lab_model,
-    mask_leakage,
-    official_state_dict,
 )
+from swin_viz.probes import mask_leakage, official_state_dict
 
 
 def _capture(remove=True, swap=None):

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 
-from swin_viz.labs.training import check_lr_at, check_param_groups, check_soft_cross_entropy, smooth_targets
+from swin_course.training import check_lr_at, check_param_groups, check_soft_cross_entropy, smooth_targets
 from swin_viz.train import lr_at, param_groups, soft_cross_entropy
+
+# The library's reference, reached through an attribute: how a test builds a "student" whose slip sits on top of
+# a right answer (a plain call of swin_viz.train.lr_at inside a checked function is refused, see below).
+REF = SimpleNamespace(lr_at=lr_at, param_groups=param_groups)
+
+
+def own_param_groups(model, weight_decay):
+    """The lab's solution: written from scratch."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim <= 1 or name.endswith("relative_bias.table"):
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def own_soft_cross_entropy(logits, targets):
+    return -(targets * F.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
 
 
 def reasons(report) -> str:
@@ -29,7 +51,7 @@ def _schedule(warmup_from: float | None, floor: float, clamp: bool = True):
 
 
 def test_lr_at_correct_passes() -> None:
-    assert check_lr_at(lr_at).passed
+    assert "the library's own lr_at" in reasons(check_lr_at(lr_at))  # handing in the reference is refused
     assert check_lr_at(_schedule(1e-3, 1e-2)).passed
 
 
@@ -43,7 +65,7 @@ def test_lr_at_typical_mistakes_are_named() -> None:
 def test_lr_at_no_warmup_case_is_checked() -> None:
     # warmup_steps = 0 is one of the cases: a schedule that divides by warmup_steps in the cosine branch fails there
     def divides(step, total, warmup, peak):
-        return lr_at(step, total, warmup, peak) * (warmup / warmup)
+        return REF.lr_at(step, total, warmup, peak) * (warmup / warmup)
 
     report = check_lr_at(divides)
     assert not report.passed and "ZeroDivisionError" in reasons(report)
@@ -51,7 +73,13 @@ def test_lr_at_no_warmup_case_is_checked() -> None:
 
 # ----------------------------------------------------------------------------------------- param groups
 def test_param_groups_correct_passes() -> None:
-    assert check_param_groups(param_groups).passed
+    assert check_param_groups(own_param_groups).passed
+    assert "the library's own param_groups" in reasons(check_param_groups(param_groups))
+
+    def calls_library(model, weight_decay):
+        return param_groups(model, weight_decay)
+
+    assert "switched off" in reasons(check_param_groups(calls_library))
 
 
 def test_param_groups_typical_mistakes_are_named() -> None:
@@ -70,13 +98,13 @@ def test_param_groups_typical_mistakes_are_named() -> None:
     assert "LayerNorm gains and shifts are decayed" in text and "biases are decayed" in text
 
     def hard_coded(model, wd):
-        groups = param_groups(model, 0.1)
+        groups = REF.param_groups(model, 0.1)
         return groups
 
     assert "use the value passed in" in reasons(check_param_groups(hard_coded))
 
     def forgets_head(model, wd):
-        groups = param_groups(model, wd)
+        groups = REF.param_groups(model, wd)
         head = {id(p) for p in model.head.parameters()}
         return [{**g, "params": [p for p in g["params"] if id(p) not in head]} for g in groups]
 
@@ -88,9 +116,10 @@ def test_soft_cross_entropy_correct_passes() -> None:
     def targets(y, K, eps):
         return F.one_hot(y, K).float() * (1 - eps) + eps / K
 
-    assert check_soft_cross_entropy(soft_cross_entropy, targets).passed
-    assert check_soft_cross_entropy(soft_cross_entropy, smooth_targets).passed
-    assert check_soft_cross_entropy(soft_cross_entropy).passed  # the loss alone
+    assert check_soft_cross_entropy(own_soft_cross_entropy, targets).passed
+    assert check_soft_cross_entropy(own_soft_cross_entropy, smooth_targets).passed
+    assert check_soft_cross_entropy(own_soft_cross_entropy).passed  # the loss alone
+    assert "the library's own soft_cross_entropy" in reasons(check_soft_cross_entropy(soft_cross_entropy))
 
 
 def test_soft_cross_entropy_typical_mistakes_are_named() -> None:
@@ -98,7 +127,7 @@ def test_soft_cross_entropy_typical_mistakes_are_named() -> None:
         one = F.one_hot(y, K).float()
         return one * (1 - eps) + (1 - one) * eps / (K - 1)
 
-    assert "eps/(K-1)" in reasons(check_soft_cross_entropy(soft_cross_entropy, k_minus_one))
+    assert "eps/(K-1)" in reasons(check_soft_cross_entropy(own_soft_cross_entropy, k_minus_one))
 
     def log_of_softmax(z, t):
         return -(t * torch.log(torch.softmax(z, -1))).sum(-1).mean()

@@ -3,7 +3,7 @@
 import torch
 
 import swin_viz
-from swin_viz.labs.windows import check_omega, check_window_partition, check_window_reverse
+from swin_course.windows import check_omega, check_window_partition, check_window_reverse
 
 
 def partition(x, M):
@@ -18,9 +18,9 @@ def reverse(windows, M, H, W):
 
 def test_correct_functions_and_the_library_pass() -> None:
     assert check_window_partition(partition).passed
-    assert check_window_partition(swin_viz.window_partition).passed
+    assert "the library's own" in str(check_window_partition(swin_viz.window_partition))  # the reference is refused
     assert check_window_reverse(reverse).passed
-    assert check_window_reverse(swin_viz.window_reverse).passed
+    assert "the library's own" in str(check_window_reverse(swin_viz.window_reverse))  # the reference is refused
 
 
 def test_partition_mistakes_are_explained() -> None:
@@ -90,6 +90,6 @@ def test_omega_predictions() -> None:
     assert "output projection" in window and "that is one window" in window
     swapped = check_omega(swin_viz.omega_wmsa(h, w, C, M), swin_viz.omega_msa(h, w, C), h, w, C, M)
     assert not swapped.passed and "swapped" in str(swapped)
-    assert "no prediction" in str(check_omega(None, ..., h, w, C, M))
+    assert "not written yet" in str(check_omega(None, ..., h, w, C, M))
     assert check_omega(torch.tensor(float(swin_viz.omega_msa(h, w, C))), float(swin_viz.omega_wmsa(h, w, C, M)),
                        h, w, C, M).passed  # fmt: skip

@@ -45,8 +45,8 @@ import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
 
-from ..block import SwinBlock
 from ..model import SwinTransformer, model_config
+from ..probes import RF_DEPTH, RF_DIM, RF_SIZE, RF_WINDOW, reach_counts, receptive_field_stacks
 from ..shift import cyclic_shift
 from ..windows import effective_window, pad_to_window, window_partition
 from . import palette
@@ -600,67 +600,7 @@ def attention_maps_static(
 
 
 # =============================================================================================== receptive field
-RF_SIZE = 28
-RF_WINDOW = 7
-RF_DEPTH = 4
-RF_DIM = 8
-RF_HEADS = 2
-RF_THRESHOLD = 1e-9
-"""A token is reached when its features change by more than this fraction of the largest change."""
-
-
-@functools.lru_cache(maxsize=4)
-def receptive_field_stacks(
-    size: int = RF_SIZE, window: int = RF_WINDOW, depth: int = RF_DEPTH
-) -> tuple[dict[str, list[SwinBlock]], torch.Tensor]:
-    """Two stacks of ``depth`` real blocks with the same seeded weights -- ``"shifted"`` (shift 0, M//2, 0, ...)
-    and ``"not shifted"`` (always 0) -- and the input map ``(1, size, size, RF_DIM)`` they are probed on (float64)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        shifted = [SwinBlock(RF_DIM, RF_HEADS, window, 0 if j % 2 == 0 else window // 2, attn_impl="explicit")
-                   for j in range(depth)]  # fmt: skip
-        x = torch.randn(1, size, size, RF_DIM, dtype=torch.float64)
-    plain = [SwinBlock(RF_DIM, RF_HEADS, window, 0, attn_impl="explicit") for _ in range(depth)]
-    for p, s in zip(plain, shifted):
-        p.load_state_dict(s.state_dict())
-    stacks = {"shifted": shifted, "not shifted": plain}
-    for blocks in stacks.values():
-        for b in blocks:
-            b.double().eval().requires_grad_(False)
-    return stacks, x
-
-
-@functools.lru_cache(maxsize=256)
-def reach_counts(
-    row: int, col: int, size: int = RF_SIZE, window: int = RF_WINDOW, depth: int = RF_DEPTH
-) -> dict[str, np.ndarray]:
-    """For each stack, ``(size, size)`` ints: after how many blocks each output token first depends on input token
-    ``(row, col)`` -- 0 for the token itself, ``depth + 1`` if never within the stack.
-
-    Measured, not derived: the stack runs on the input map and on a copy whose token ``(row, col)`` is perturbed
-    (one batch of 2); after block ``k`` the tokens whose features differ are those reached in ``k`` blocks.
-    """
-    stacks, x = receptive_field_stacks(size, window, depth)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1)
-        delta = torch.zeros_like(x)
-        delta[0, row, col] = 1e-3 * torch.randn(x.shape[-1], dtype=x.dtype)
-    with torch.no_grad(), torch_threads(1):
-        return {name: _first_reached(blocks, x, delta, row, col) for name, blocks in stacks.items()}
-
-
-def _first_reached(blocks: list[SwinBlock], x: torch.Tensor, delta: torch.Tensor, row: int, col: int) -> np.ndarray:
-    """``(size, size)``: the first block after which each token's features change when ``delta`` is added to ``x``."""
-    size, depth = x.shape[1], len(blocks)
-    first = np.full((size, size), depth + 1, dtype=np.int64)
-    first[row, col] = 0
-    pair = torch.cat([x, x + delta])
-    for k, block in enumerate(blocks, start=1):
-        pair = block(pair)
-        change = (pair[1] - pair[0]).abs().amax(-1)
-        reached = (change > RF_THRESHOLD * change.max()).numpy()
-        first[reached & (first > k)] = k
-    return first
+# reach_counts and receptive_field_stacks are a probe of the library (swin_viz.probes); this module draws them.
 
 
 def _reach_hover(first: np.ndarray, k: int) -> np.ndarray:

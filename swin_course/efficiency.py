@@ -16,25 +16,23 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..block import SwinBlock
-from ..flops import swin_block_macs, window_attention_macs
-from ..model import SwinTransformer
-from ..windows import num_windows
-from ._check import Report, call_student, own_rng
+from swin_viz.block import SwinBlock
+from swin_viz.flops import swin_block_macs, window_attention_macs
+from swin_viz.model import SwinTransformer
+from swin_viz.probes import SavedTensor, saved_tensor_bytes, saved_tensors
+from swin_viz.windows import num_windows
+
+from ._check import NOT_ANSWERED, Report, call_student, forbid, own_rng, unanswered
 
 __all__ = [
-    "SavedTensor",
     "check_saved_bytes",
     "check_shift_vs_pad",
     "check_window_macs_ratio",
-    "saved_tensor_bytes",
-    "saved_tensors",
     "shift_vs_pad",
     "window_macs_ratio",
 ]
@@ -134,11 +132,12 @@ def _explain_macs(got: Any, n: int, h: int, w: int, M: int, C: int, heads: int, 
     return f"{which} is {got:,.0f}, expected {want:,} ({n} windows x {per:,} MACs per window)"
 
 
+@forbid("swin_viz.flops.window_attention_macs", "swin_viz.flops.swin_block_macs")
 @own_rng
 def check_shift_vs_pad(fn: Callable[[int, int, int, int, int], tuple]) -> Report:
     """Exercise 1: ``fn(h, w, M, C, heads) -> (windows_shift, windows_pad, macs_shift, macs_pad)`` must equal
     :func:`shift_vs_pad` on every case of :data:`SHIFT_CASES`."""
-    report = Report("Exercise 1, cyclic shift vs padding")
+    report = Report("cyclic shift vs padding")
     for h, w, M, C, heads in SHIFT_CASES:
         name = f"{h}x{w} map, M={M}, C={C}, {heads} heads"
         ok, got = call_student(report, name, fn, h, w, M, C, heads)
@@ -160,54 +159,6 @@ def check_shift_vs_pad(fn: Callable[[int, int, int, int, int], tuple]) -> Report
 
 
 # ============================================================================ exercise 2: bytes saved for backward
-@dataclass(frozen=True)
-class SavedTensor:
-    """One tensor autograd saved for backward, as a pack hook saw it."""
-
-    storage: int
-    """``untyped_storage().data_ptr()``: tensors that share memory (views, the same tensor saved twice) share it."""
-    storage_bytes: int
-    tensor_bytes: int
-    numel: int
-    is_parameter: bool
-    """Whether the memory belongs to a parameter of the module (it is in memory whether or not autograd saves it)."""
-    dtype: torch.dtype
-    shape: tuple[int, ...]
-
-
-def saved_tensors(module: nn.Module, *inputs: torch.Tensor) -> list[SavedTensor]:
-    """Run ``module(*inputs)`` with gradients on and list every tensor autograd saves for backward, in order.
-
-    A ``torch.autograd.graph.saved_tensors_hooks`` pack hook sees each tensor an operation saves (and returns it
-    unchanged). Under gradient checkpointing (non-reentrant, as :meth:`SwinTransformer.set_grad_checkpointing`
-    uses) the checkpointed blocks save only their inputs: their inner activations are recomputed in backward.
-    """
-    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
-    seen: list[SavedTensor] = []
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        seen.append(SavedTensor(storage.data_ptr(), storage.nbytes(), t.numel() * t.element_size(), t.numel(),
-                                storage.data_ptr() in params, t.dtype, tuple(t.shape)))  # fmt: skip
-        return t
-
-    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        module(*inputs)
-    return seen
-
-
-def saved_tensor_bytes(module: nn.Module, *inputs: torch.Tensor) -> int:
-    """Bytes of memory that autograd keeps alive for backward while ``module(*inputs)`` runs (the activations).
-
-    Each distinct storage counts once, whole (a saved view keeps its whole storage alive; a tensor saved by two
-    operations is stored once); the module's parameters are left out (they are in memory anyway).
-    This is the memory that gradient checkpointing trades for recomputation; the peak memory of a training step
-    also holds parameters, gradients, optimiser state and short-lived temporaries.
-    """
-    distinct = {s.storage: s.storage_bytes for s in saved_tensors(module, *inputs) if not s.is_parameter}
-    return sum(distinct.values())
-
-
 class _Square(nn.Module):
     """``x * x * w``: autograd saves ``x`` twice (once per factor) -- the same memory."""
 
@@ -275,11 +226,12 @@ def _explain_saved(got: Any, saved: list[SavedTensor], want: int) -> str:
     return f"got {got:,.0f} bytes, expected {want:,} ({len(distinct)} distinct storages saved, parameters excluded)"
 
 
+@forbid("swin_viz.probes.saved_tensor_bytes", "swin_viz.probes.saved_tensors")
 @own_rng
 def check_saved_bytes(fn: Callable[..., Any]) -> Report:
     """Exercise 2: ``fn(module, *inputs)`` must equal :func:`saved_tensor_bytes` on every case (one tensor saved
     twice, a model that saves its weights, bfloat16, a shifted Swin block, gradient checkpointing)."""
-    report = Report("Exercise 2, bytes saved for backward")
+    report = Report("bytes saved for backward")
     for name, module, inputs in _saved_cases():
         saved = saved_tensors(module, *inputs)
         want = saved_tensor_bytes(module, *inputs)
@@ -339,9 +291,9 @@ def _ratio_mistakes(stage: int) -> list[tuple[float, str]]:
 def check_window_macs_ratio(ratio: Any, stage: int = 1) -> Report:
     """Exercise 3: the MACs of a Swin-T block with M=14 over the same block with M=7 (224 input), to 1%."""
     side, C, _ = RATIO_STAGES[stage]
-    report = Report(f"Exercise 3, MACs of M=14 vs M=7 (Swin-T stage-{stage} block: {side}x{side}, C={C})")
-    if ratio is None or ratio is Ellipsis:
-        report.add("ratio", False, "not answered yet: set ratio to a number (or an expression)")
+    report = Report(f"MACs of M=14 vs M=7 (Swin-T stage-{stage} block: {side}x{side}, C={C})")
+    if unanswered(ratio):
+        report.add("ratio", False, NOT_ANSWERED)
         return report
     if not _is_number(ratio):
         report.add("ratio", False, f"the ratio should be a number, got {type(ratio).__name__}")

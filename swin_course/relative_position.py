@@ -20,8 +20,9 @@ from typing import Any
 
 import torch
 
-from ..relative_position import RelativePositionBias, relative_offsets, relative_position_index
-from ._check import Report, explain_difference
+from swin_viz.relative_position import RelativePositionBias, relative_offsets, relative_position_index
+
+from ._check import NOT_ANSWERED, NOT_WRITTEN, Report, explain_difference, forbid, run_student, unanswered
 
 __all__ = ["INDEX_SIZES", "TABLE_M", "check_gather_bias", "check_relative_position_index", "check_table_size"]
 
@@ -112,18 +113,17 @@ def _explain_index(got: Any, M: int) -> str:
     return explain_difference(g, want, "index") + f" -- {facts}"
 
 
+@forbid("swin_viz.relative_position.relative_position_index")
 def check_relative_position_index(fn: Callable[[int], torch.Tensor]) -> Report:
     """Run ``fn(M)`` for :data:`INDEX_SIZES` and compare with :func:`swin_viz.relative_position_index`."""
-    report = Report("Exercise 1 (relative position index)")
+    report = Report("relative position index")
     for M in INDEX_SIZES:
         name = f"M={M}: ({M * M}, {M * M}) index into {(2 * M - 1) ** 2} rows"
-        try:
-            got = fn(M)
-        except NotImplementedError:
-            report.add(name, False, "not written yet (NotImplementedError)")
-            break
-        except Exception as exc:
-            report.add(name, False, f"raised {type(exc).__name__}: {exc}")
+        got, why = run_student(fn, M)
+        if why:
+            report.add(name, False, why)
+            if why == NOT_WRITTEN:
+                break
             continue
         _add(report, name, _explain_index(got, M))
     return report
@@ -140,7 +140,7 @@ def _gather_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
         for M, heads in ((2, 1), (3, 4), (7, 3)):
             cases.append((f"random table, M={M}, {heads} head{'s' if heads > 1 else ''}",
                           torch.randn((2 * M - 1) ** 2, heads), relative_position_index(M)))  # fmt: skip
-        from ..pretrained import load_pretrained
+        from swin_viz.pretrained import load_pretrained
 
         model, _ = load_pretrained("digits-small")
     module = model.get_submodule("stage1.block1.attn.relative_bias")
@@ -184,17 +184,16 @@ def _explain_gather(got: Any, table: torch.Tensor, index: torch.Tensor) -> str:
     return why
 
 
+@forbid("swin_viz.relative_position.RelativePositionBias")
 def check_gather_bias(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
     """Run ``fn(table, index)`` and compare with :class:`swin_viz.RelativePositionBias` holding the same table."""
-    report = Report("Exercise 2 (gather the bias)")
+    report = Report("gather the bias")
     for name, table, index in _gather_cases():
-        try:
-            got = fn(table.clone(), index.clone())
-        except NotImplementedError:
-            report.add(name, False, "not written yet (NotImplementedError)")
-            break
-        except Exception as exc:
-            report.add(name, False, f"raised {type(exc).__name__}: {exc}")
+        got, why = run_student(fn, table.clone(), index.clone())
+        if why:
+            report.add(name, False, why)
+            if why == NOT_WRITTEN:
+                break
             continue
         _add(report, name, _explain_gather(got, table, index))
     return report
@@ -205,7 +204,7 @@ def check_gather_bias(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
 
 def check_table_size(rows: Any, pairs: Any, M: int = TABLE_M) -> Report:
     """Predicted bias-table rows (per head) and query/key pairs of an ``M x M`` window, against the library."""
-    report = Report(f"Exercise 3 (table size and pairs for M={M})")
+    report = Report(f"table size and pairs for M={M}")
     want_rows = int(RelativePositionBias(M, 1).table.shape[0])
     want_pairs = int(relative_position_index(M).numel())
     N = M * M
@@ -226,8 +225,8 @@ def check_table_size(rows: Any, pairs: Any, M: int = TABLE_M) -> Report:
     }
     for name, value, want, hints in (("table rows per head", rows, want_rows, row_hints),
                                       ("query/key pairs", pairs, want_pairs, pair_hints)):  # fmt: skip
-        if value is None:
-            report.add(name, False, "no prediction yet")
+        if unanswered(value):
+            report.add(name, False, NOT_ANSWERED)
             continue
         try:
             v = int(value)

@@ -23,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model import SwinTransformer
-from ..train import SMALL_MODEL, lr_at, param_groups, soft_cross_entropy
-from ._check import Report, call_student, explain_difference, own_rng
+from swin_viz.model import SwinTransformer
+from swin_viz.train import SMALL_MODEL, lr_at, param_groups, soft_cross_entropy
+
+from ._check import Report, call_student, explain_difference, forbid, own_rng
 
 __all__ = ["check_lr_at", "check_param_groups", "check_soft_cross_entropy", "smooth_targets"]
 
@@ -91,11 +92,12 @@ def _phase(step: int, total: int, warmup: int) -> str:
     return "after total_steps"
 
 
+@forbid("swin_viz.train.lr_at")
 @own_rng
 def check_lr_at(fn: Callable[[int, int, int, float], float]) -> Report:
     """Exercise 1: ``fn(step, total_steps, warmup_steps, peak)`` must equal :func:`swin_viz.train.lr_at` at every
     step of every schedule in :data:`LR_CASES` (and past the end)."""
-    report = Report("Exercise 1, the learning-rate schedule")
+    report = Report("the learning-rate schedule")
     for total, warmup, peak in LR_CASES:
         name = f"{total} steps, {warmup} warm-up, peak {peak:g}"
         steps = list(range(total + 6))
@@ -178,11 +180,12 @@ _WHY_KIND = {
 }
 
 
+@forbid("swin_viz.train.param_groups")
 @own_rng
 def check_param_groups(fn: Callable[[nn.Module, float], list[dict[str, Any]]]) -> Report:
     """Exercise 2: ``fn(model, weight_decay)`` must give every trainable parameter the weight decay that
     :func:`swin_viz.train.param_groups` gives it (in any number of groups), each exactly once."""
-    report = Report("Exercise 2, the weight-decay split")
+    report = Report("the weight-decay split")
     wd = 0.05
     for label, model in _models():
         ok, groups = call_student(report, label, fn, model, wd)
@@ -269,6 +272,7 @@ def _loss_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> list[tuple[to
     ]  # fmt: skip
 
 
+@forbid("swin_viz.train.soft_cross_entropy")
 @own_rng
 def check_soft_cross_entropy(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -276,7 +280,7 @@ def check_soft_cross_entropy(
 ) -> Report:
     """Exercise 3: ``targets_fn(labels, K, eps)`` must equal :func:`smooth_targets`, and ``loss_fn(logits, targets)``
     :func:`swin_viz.train.soft_cross_entropy`, on plain, large (overflow-prone), Mixup-style and bfloat16 inputs."""
-    report = Report("Exercise 3, label smoothing and soft-target cross-entropy")
+    report = Report("label smoothing and soft-target cross-entropy")
     g = torch.Generator().manual_seed(0)
     if targets_fn is not None:
         for B, K, eps in [(6, 10, 0.1), (4, 1000, 0.1), (5, 3, 0.3)]:

@@ -18,9 +18,10 @@ from typing import Any
 
 import torch
 
-from ..merging import merge_patches
-from ..model import SwinTransformer, swin_t
-from ._check import Report, explain_difference
+from swin_viz.merging import merge_patches
+from swin_viz.model import SwinTransformer, swin_t
+
+from ._check import NOT_ANSWERED, Report, explain_difference, forbid, run_student, unanswered
 
 __all__ = [
     "MERGE_CASES",
@@ -116,6 +117,7 @@ def _explain_order(found: list[Any]) -> str:
     return "; ".join(parts) + hint
 
 
+@forbid("swin_viz.merging.merge_patches", "swin_viz.merging.PatchMerging")
 def check_merge_patches(fn: Callable[[torch.Tensor], torch.Tensor]) -> Report:
     """Check ``fn(x)``: ``(B, H, W, C) -> (B, ceil(H/2), ceil(W/2), 4C)`` in the official gather order."""
     report = Report("merge_patches (the 2x2 gather)")
@@ -123,17 +125,12 @@ def check_merge_patches(fn: Callable[[torch.Tensor], torch.Tensor]) -> Report:
     for name, (B, H, W, C) in MERGE_CASES:
         x = position_coded(B, H, W, C)
         want = merge_patches(x)
-        try:
-            got = fn(x.clone())
-        except NotImplementedError:
-            report.add(name, False, "not written yet (NotImplementedError)")
-            continue
-        except Exception as exc:
-            hint = ""
-            if H % 2 or W % 2:
+        got, why = run_student(fn, x.clone())
+        if why:
+            if why.startswith("raised") and (H % 2 or W % 2):
                 pads = f"F.pad(x, (0, 0, 0, {W % 2}, 0, {H % 2}))"
-                hint = f" -- an odd side must be zero-padded at the bottom/right first: {pads}"
-            report.add(name, False, f"raised {type(exc).__name__}: {exc}{hint}")
+                why += f" -- an odd side must be zero-padded at the bottom/right first: {pads}"
+            report.add(name, False, why)
             continue
         ok, why = _merge_verdict(got, want, B, H, W, C)
         report.add(name, ok, "the same mistake as above" if why and why == last else why)
@@ -253,14 +250,14 @@ def check_param_counts(merging: Any, stage3: Any) -> Report:
     12 heads, M = 7)."""
     model = _swin_t_meta()
     report = Report("parameter counts of Swin-T, by hand")
-    if merging is NotImplemented or merging is None or merging is ...:
-        report.add("stage-2 patch merging", False, "not predicted yet")
+    if unanswered(merging):
+        report.add("stage-2 patch merging", False, NOT_ANSWERED)
     else:
         want = _numel(model.stage2.downsample)
         why = _explain_count(merging, want, _merging_slips(model.stage2.downsample.dim), "merging count")
         report.add("stage-2 patch merging", not why, why)
-    if stage3 is NotImplemented or stage3 is None or stage3 is ...:
-        report.add("stage 3 (merging + 6 blocks)", False, "not predicted yet")
+    if unanswered(stage3):
+        report.add("stage 3 (merging + 6 blocks)", False, NOT_ANSWERED)
     else:
         stage = model.stage3
         cfg = model.config
@@ -289,6 +286,7 @@ def feature_shapes(H: int, W: int) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in feats.items()}
 
 
+@forbid("swin_viz.model.swin_t", "swin_viz.model.SwinTransformer", "swin_viz.model.create_model")
 def check_feature_shapes(fn: Callable[[int, int], dict[str, tuple[int, ...]]]) -> Report:
     """Check ``fn(H, W)`` -> ``{"stage1": (1, C, h, w), ..., "stage4": ...}``, the shapes of Swin-T's
     ``model.features`` for a ``(1, 3, H, W)`` image."""
@@ -296,13 +294,9 @@ def check_feature_shapes(fn: Callable[[int, int], dict[str, tuple[int, ...]]]) -
     for H, W in FEATURE_SIZES:
         name = f"image {H} x {W}"
         want = feature_shapes(H, W)
-        try:
-            got = fn(H, W)
-        except NotImplementedError:
-            report.add(name, False, "not written yet (NotImplementedError)")
-            continue
-        except Exception as exc:
-            report.add(name, False, f"raised {type(exc).__name__}: {exc}")
+        got, why = run_student(fn, H, W)
+        if why:
+            report.add(name, False, why)
             continue
         report.add(name, *_shapes_verdict(got, want))
     return report

@@ -19,9 +19,10 @@ from typing import Any
 
 import torch
 
-from ..flops import omega_msa, omega_wmsa
-from ..windows import window_partition
-from ._check import Report, explain_difference, run_student
+from swin_viz.flops import omega_msa, omega_wmsa
+from swin_viz.windows import window_partition
+
+from ._check import NOT_ANSWERED, Report, explain_difference, forbid, run_student, unanswered
 
 __all__ = ["PARTITION_CASES", "check_omega", "check_window_partition", "check_window_reverse", "positions"]
 
@@ -103,6 +104,7 @@ def _explain_partition(got: Any, B: int, H: int, W: int, M: int) -> str:
     return f"{why}; window 0 holds rows {_span(row[0])} and columns {_span(col[0])}, expected 0..{M - 1} for both"
 
 
+@forbid("swin_viz.windows.window_partition")
 def check_window_partition(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
     """Check ``fn(x, M)``, ``(B, H, W, C) -> (B * nW, M, M, C)``, against :func:`swin_viz.window_partition`."""
     report = Report("window_partition")
@@ -163,6 +165,7 @@ def _explain_reverse(got: Any, B: int, H: int, W: int, M: int) -> str:
             "axes back as (B, H/M, M, W/M, M, C)")  # fmt: skip
 
 
+@forbid("swin_viz.windows.window_reverse")
 def check_window_reverse(fn: Callable[[torch.Tensor, int, int, int], torch.Tensor]) -> Report:
     """Check ``fn(windows, M, H, W) -> (B, H, W, C)``: the exact inverse of :func:`swin_viz.window_partition`."""
     report = Report("window_reverse")
@@ -236,8 +239,8 @@ def _wmsa_slips(h: int, w: int, C: int, M: int) -> list[tuple[int, str]]:
 
 def _explain_omega(value: Any, want: int, slips: list[tuple[int, str]], what: str) -> str:
     got = _as_number(value)
-    if value is None or value is Ellipsis:
-        return f"no prediction for {what} yet"
+    if unanswered(value):
+        return f"{what}: {NOT_ANSWERED}"
     if got is None:
         return f"{what} should be a number, got {type(value).__name__}"
     if _same(got, want):
