@@ -123,3 +123,34 @@ def test_a_file_that_does_not_fit_is_reported_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"missing \(1\): stage4.block1.mlp.fc2.bias[\s\S]*unexpected \(1\): "
                        r"absolute_pos_embed"):  # fmt: skip
         load_imagenet_swin_t(tmp_path / "odd.pth")
+
+
+def test_the_published_prefix_is_checked_and_the_cache_reused(
+    server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torchvision's entry: the sha256 prefix in its file name is checked; a cached file is not fetched again."""
+    import swin_viz.pretrained as pretrained
+
+    base, root = server
+    torch.manual_seed(1)
+    source = swin_viz.swin_t().eval()
+    tmp_file = root / "tv.pth"
+    torch.save(export_state_dict(source, "torchvision"), tmp_file)
+    digest = hashlib.sha256(tmp_file.read_bytes()).hexdigest()
+    name = f"swin_t-{digest[:8]}.pth"
+    tmp_file.rename(root / name)
+    published = pretrained.IMAGENET_SWIN_T["torchvision"]
+    entry = pretrained.RealWeights(f"{base}/{name}", "torchvision", None, digest[:8], published.citation)
+    monkeypatch.setitem(pretrained.IMAGENET_SWIN_T, "torchvision", entry)
+    cache = tmp_path / "cache"
+    _, report = load_imagenet_swin_t(download=True, cache_dir=cache)
+    assert report.ok and report.layout == "torchvision" and (cache / name).exists()
+    (root / name).unlink()  # the server no longer has it: the cached copy is used, and checked again
+    model2, _ = load_imagenet_swin_t(download=True, cache_dir=cache)
+    assert torch.equal(model2.head.weight, source.head.weight)
+
+    wrong = "0" * 8 if digest[:8] != "0" * 8 else "1" * 8
+    entry = pretrained.RealWeights(f"{base}/{name}", "torchvision", None, wrong, published.citation)
+    monkeypatch.setitem(pretrained.IMAGENET_SWIN_T, "torchvision", entry)
+    with pytest.raises(ValueError, match=f"sha256 prefix mismatch: expected {wrong}"):
+        load_imagenet_swin_t(download=True, cache_dir=cache)
