@@ -6,12 +6,14 @@ A reader (or a crash) never sees half a file: checkpoints, training state and me
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["atomic_save", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_save", "atomic_write_text"]
 
 
 def _tmp(path: Path) -> Path:
@@ -37,6 +39,22 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     tmp = _tmp(path)
     try:
         torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block ends without an error, rename it over ``path``.
+
+    For writers that stream (a download): if the block raises, the temporary file is removed and ``path`` is
+    untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    try:
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
