@@ -1,4 +1,5 @@
-"""The data side of training (book chapter 10): where images come from, how they are augmented, how they are batched.
+"""The data side of training (the book's chapter "Training Swin"): where images come from, how they are
+augmented, how they are batched.
 
 * :mod:`~swin_viz.data.sources`: in-memory sets (:func:`load_digits`, the offline default; :func:`load_cifar10`;
   :func:`load_image_folder`) and folder indexes for streaming (:func:`scan_image_folder`, :func:`scan_splits`);

@@ -1,4 +1,5 @@
-"""Training Swin (book chapter 10): the paper's recipe, fast on a GPU, exact to resume, on one device or many.
+"""Training Swin (the book's chapter "Training Swin"): the paper's recipe, fast on a GPU, exact to resume, on one
+device or many.
 
     python -m swin_viz.train --preset cpu-demo                        # a short, labelled CPU schedule
     python -m swin_viz.train --data folder --data-root ~/imagenette2  # root/train, root/val (streamed if large)

@@ -1,4 +1,4 @@
-"""What a run is: :class:`TrainConfig`, its validation, and the named presets (book chapter 10).
+"""What a run is: :class:`TrainConfig`, its validation, and the named presets (the book's chapter "Training Swin").
 
 Defaults are the paper's ImageNet-1K recipe for Swin-T (App. A2.1, ``shared REFERENCE.md``): AdamW, 300 epochs,
 batch 1024, lr 1e-3 scaled by batch/1024, weight decay 0.05, cosine decay after 20 warm-up epochs, clipping at 5,
@@ -76,7 +76,7 @@ class TrainConfig:
     """Mixup/CutMix pair samples inside each of this many equal slices of the global batch (0: one per rank, as
     every multi-GPU run does). One process with ``mix_groups=N`` mixes exactly as N ranks do."""
     accum_steps: int = 1
-    # fine-tuning (swin_viz.train.finetune, book chapter 11)
+    # fine-tuning (swin_viz.train.finetune, the book's chapter "Fine-tuning a pretrained Swin")
     init: str | None = None
     """Start from this checkpoint's weights (official, timm, torchvision, HuggingFace or ours): the head is replaced
     when the classes differ, bias tables are resized to the model's window, anything else must match."""

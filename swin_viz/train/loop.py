@@ -1,4 +1,4 @@
-"""The training loop (book chapter 10). Read :func:`train` top to bottom:
+"""The training loop (the book's chapter "Training Swin"). Read :func:`train` top to bottom:
 
 1. *setup*: processes and device (:mod:`.runtime`), the same model initialisation on every rank;
 2. *data*: :func:`build_data` picks the loaders (in memory, streaming workers, shards, synthetic) and says which;
@@ -288,7 +288,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model = build_model(cfg, num_classes).to(rt.device)
     if cfg.grad_checkpointing:
         model.set_grad_checkpointing(True)
-    if cfg.init:  # fine-tuning: another checkpoint's weights, a new head, bias tables resized (chapter 11)
+    if cfg.init:  # fine-tuning: another checkpoint's weights, a new head, bias tables resized
         init_report = FT.init_from_checkpoint(model, cfg.init)
         if rt.main:
             print(f"init from {cfg.init}\n{init_report}")

@@ -1,4 +1,5 @@
-"""The optimiser side of a run: parameter groups, the learning-rate schedule, the loss (book chapter 10)."""
+"""The optimiser side of a run: parameter groups, the learning-rate schedule, the loss (the book's chapter
+"Training Swin")."""
 
 from __future__ import annotations
 

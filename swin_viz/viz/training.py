@@ -1,4 +1,5 @@
-"""Figures of a training run (book chapter 10): the curves of its metrics log and its confusion matrix.
+"""Figures of a training run (the book's chapter "Training Swin"): the curves of its metrics log, its confusion
+matrix, and one photograph through the augmentation pipeline.
 
 They read the plain records the engine writes (``metrics.json``, ``confusion.json``); viz never imports the engine.
 """
