@@ -23,8 +23,8 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from .render import columns_for, to_plotly_dict
 from .figure_widget import FitFigureWidget
+from .render import columns_for, to_plotly_dict
 from .spec import FigureSpec
 
 __all__ = ["Explorer", "no_clamp", "static_figure"]

@@ -19,7 +19,9 @@ from .spec import FigureSpec, Panel
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure as MplFigure
 
-__all__ = ["MIN_PANEL_WIDTH", "MPL_COLORMAPS", "columns_for", "image_of", "to_matplotlib", "to_plotly", "to_plotly_dict"]
+__all__ = [
+    "MIN_PANEL_WIDTH", "MPL_COLORMAPS", "columns_for", "image_of", "to_matplotlib", "to_plotly", "to_plotly_dict",
+]  # fmt: skip
 
 MPL_COLORMAPS = {"Viridis": "viridis", "RdBu_r": "RdBu_r", "Greys": "Greys", "Magma": "magma", "Blues": "Blues"}
 
