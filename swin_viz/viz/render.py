@@ -208,7 +208,7 @@ def to_plotly_dict(spec: FigureSpec, columns: int | None = None) -> dict:
     the update that redraws the panels in fewer columns, so a page can fit the grid to its width without Python.
     """
     spec.validate()
-    default_rows, default_cols = spec.grid()
+    default_cols = spec.grid()[1]
     geo = _geometry(spec, columns or default_cols)
     cols = geo["cols"]
     data: list[dict] = []
