@@ -211,7 +211,8 @@ def test_update_latency(page) -> None:
 def test_components_fit_the_page(page) -> None:
     tab, _ = page
     widths = tab.evaluate(
-        "() => [...document.querySelectorAll('.swin-viz')].map(e => [e.scrollWidth, e.clientWidth, e.parentElement.clientWidth])"
+        "() => [...document.querySelectorAll('.swin-viz')]"
+        ".map(e => [e.scrollWidth, e.clientWidth, e.parentElement.clientWidth])"
     )
     for scroll, client, parent in widths:
         assert scroll <= client + 1 and client <= parent + 1, widths
