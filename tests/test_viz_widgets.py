@@ -109,3 +109,10 @@ def test_committed_notebook_holds_no_widget_state(path: Path) -> None:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             assert "application/vnd.jupyter.widget-view+json" not in data, f"{path.name}: a saved widget view"
+
+
+def test_shift_explorer_opens_shifted() -> None:
+    from swin_viz.viz.shift import STATIC_STATES
+
+    assert STATIC_STATES[0]["s"] > 0 and shift_explorer().state["s"] > 0
+    assert viz.EXPLORERS["shift"].static().layout.sliders[0].active == 0

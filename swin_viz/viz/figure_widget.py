@@ -5,9 +5,10 @@ out, and falls back to plotly's default 700 px; it resizes only when the *window
 way show only the columns that fit the first measurement (the FLOPs table showed 11 of its 33 cells).
 
 :class:`FitFigureWidget` uses the same front-end code (plotly's ``widgetbundle.js``, so the same plotly.js) with
-a thin wrapper around it: a ``ResizeObserver`` on the widget's element redraws the figure at its container's
-width whenever that changes, and writes the width to the ``container_width`` trait, from which
-:class:`~swin_viz.viz.Explorer` chooses the panel grid (:func:`swin_viz.viz.render.columns_for`).
+a thin wrapper around it: the figure is ``responsive`` (plotly.js's own resize handler), and a ``ResizeObserver``
+on the widget's element calls that handler whenever the element's width changes, and writes the width to the
+``container_width`` trait, from which :class:`~swin_viz.viz.Explorer` chooses the panel grid
+(:func:`swin_viz.viz.render.columns_for`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ export default () => {
         last = width;
         clearTimeout(timer);
         timer = setTimeout(() => {
-          // plotly's FigureWidget view autosizes on a window resize: let it measure its element again.
-          window.dispatchEvent(new Event("resize"));
+          // With config.responsive, plotly.js gives the plot a handler that redraws it at its element's size.
+          if (typeof el._responsiveChartHandler === "function") el._responsiveChartHandler();
           model.set("container_width", width);
           model.save_changes();
         }, 30);
@@ -80,3 +81,7 @@ class FitFigureWidget(go.FigureWidget):
 
     _esm = fit_esm()
     container_width = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._config = {**self._config, "responsive": True}

@@ -225,9 +225,10 @@ def shift_explorer(H: int = 8, W: int = 8, M: int = 4, s: int = 2) -> Explorer:
     return Explorer(controls, shift_spec, shift_clamp, limits=shift_limits, title="Cyclic shift")
 
 
-STATIC_STATES = [dict(H=8, W=8, M=4, s=0), dict(H=8, W=8, M=4, s=1), dict(H=8, W=8, M=4, s=2),
+STATIC_STATES = [dict(H=8, W=8, M=4, s=2), dict(H=8, W=8, M=4, s=1), dict(H=8, W=8, M=4, s=0),
                  dict(H=14, W=14, M=7, s=3), dict(H=12, W=16, M=4, s=2), dict(H=28, W=28, M=7, s=3),
                  dict(H=6, W=6, M=2, s=1)]  # fmt: skip
+"""The static explorer's steps; it opens on the paper's shifted example (s = 2), the state that teaches."""
 
 BENCH_CHANGES: list[dict] = [
     dict(s=1), dict(s=0), dict(s=2), dict(H=16), dict(W=12), dict(M=7, H=14, W=14, s=3), dict(H=28, W=28),

@@ -205,6 +205,11 @@ function mount(component, model, el) {
   el.replaceChildren(root);
   el.swinViz = api;
   draw(note);
+  const opening = model.get("state") || {};
+  if (Object.keys(state).some((k) => opening[k] !== state[k])) {  // Python learns the state the reader sees
+    model.set("state", { ...state });
+    model.save_changes();
+  }
   model.on("change:state", () => {
     const incoming = model.get("state") || {};
     const same = Object.keys(incoming).every((k) => incoming[k] === state[k]);
