@@ -45,6 +45,13 @@ def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
+def _body_size(response) -> int:
+    try:
+        return len(response.body()) if response.ok else 0
+    except Exception:  # a response still streaming when the page is measured (none on a static book)
+        return 0
+
+
 def measure(html: Path, pages: list[str] | None = None) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
@@ -61,10 +68,11 @@ def measure(html: Path, pages: list[str] | None = None) -> list[dict]:
                 for width in (1280, 800):
                     context = browser.new_context(viewport={"width": width, "height": 900})
                     tab = context.new_page()
-                    sizes: list[int] = []
-                    tab.on("response", lambda r, sizes=sizes: sizes.append(len(r.body()) if r.ok else 0))
+                    responses: list = []
+                    tab.on("response", responses.append)
                     tab.goto(f"{url}/{name}", wait_until="load")
                     tab.wait_for_timeout(800)
+                    sizes = [_body_size(r) for r in responses]
                     figs = tab.evaluate(OVERFLOW_JS)
                     if width == 1280:
                         row["bytes"] = sum(sizes)
