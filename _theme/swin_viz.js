@@ -12,12 +12,18 @@
     return Math.max(1, Math.min(most, Math.floor(width / grid.min_panel_width)));
   }
 
+  // The figure's width is set explicitly to its element's: plotly pins the width as soon as a relayout sets the
+  // height (which a new grid does), after which its own autosize would no longer follow the container.
   function applyGrid(div, cols) {
     const grid = div.layout && div.layout.meta && div.layout.meta.swin_viz_grid;
     if (!grid || !grid.grids[cols]) return Promise.resolve();
     const patch = grid.grids[cols];
     div.__swinVizCols = cols;
     div.style.height = patch.layout.height + "px";
+    const wrapper = div.parentElement;  // plotly's to_html wraps the figure in a div of the first height
+    if (wrapper && wrapper.style.height && wrapper.querySelectorAll(".plotly-graph-div").length === 1) {
+      wrapper.style.height = "auto";
+    }
     const byKey = {};
     for (const [index, update] of Object.entries(patch.traces)) {
       for (const [key, value] of Object.entries(update)) {
@@ -25,7 +31,7 @@
         byKey[key].values.push(value);
       }
     }
-    let done = Plotly.relayout(div, patch.layout);
+    let done = Plotly.relayout(div, { ...patch.layout, width: div.clientWidth });
     for (const [key, { indices, values }] of Object.entries(byKey)) {
       done = done.then(() => Plotly.restyle(div, { [key]: values }, indices));
     }
@@ -38,7 +44,9 @@
     const cols = grid ? columnsFor(grid, div.clientWidth) : null;
     const regrid = grid && (force || cols !== div.__swinVizCols);
     (regrid ? applyGrid(div, cols) : Promise.resolve()).then(() => {
-      if (Math.round(div._fullLayout.width) !== Math.round(div.clientWidth)) Plotly.Plots.resize(div);
+      if (Math.round(div._fullLayout.width) !== Math.round(div.clientWidth)) {
+        return Plotly.relayout(div, { width: div.clientWidth });
+      }
     });
   }
 

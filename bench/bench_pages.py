@@ -69,7 +69,7 @@ def measure(html: Path, pages: list[str] | None = None) -> list[dict]:
                     context = browser.new_context(viewport={"width": width, "height": 900})
                     tab = context.new_page()
                     responses: list = []
-                    tab.on("response", responses.append)
+                    tab.on("response", lambda r, responses=responses: responses.append(r))
                     tab.goto(f"{url}/{name}", wait_until="load")
                     tab.wait_for_timeout(800)
                     sizes = [_body_size(r) for r in responses]

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHAPTER = "03_window_attention.ipynb"
 """A chapter with a live explorer (window partition) that runs in ~15 s."""
+FLOPS_CHAPTER = "01_why_windows.ipynb"
+"""The chapter whose live FLOPs explorer has a table (10 rows of 3 cells and a header)."""
 
 
 def _free_port() -> int:
@@ -41,6 +43,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     folder = tmp_path_factory.mktemp("lab")
     shutil.copy(ROOT / "book" / CHAPTER, folder / CHAPTER)
+    shutil.copy(ROOT / "book" / FLOPS_CHAPTER, folder / FLOPS_CHAPTER)
     component = nbformat.v4.new_notebook()
     component.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     component.cells = [
@@ -185,3 +188,22 @@ def test_browser_explorer_syncs_with_python(lab, tab) -> None:
         "() => [...document.querySelectorAll('.jp-OutputArea-output')].some(e => e.textContent.includes(\"('s', 1)\"))",
         timeout=60_000,
     )
+
+
+def test_flops_table_shows_every_cell_before_any_change(lab, tab) -> None:
+    """The table was drawn at plotly's 700 px default before the cell was laid out: 11 of its 33 cells showed."""
+    url, token, _ = lab
+    _open_and_run(tab, url, token, FLOPS_CHAPTER, timeout_s=240)
+    title = tab.locator("b", has_text="Counting MACs")
+    explorer = tab.locator(".jp-NotebookPanel:visible .widget-vbox", has=title).first
+    explorer.scroll_into_view_if_needed()
+    figure = explorer.locator(".js-plotly-plot").first
+    figure.wait_for(timeout=30_000)
+    tab.wait_for_timeout(1000)
+    cells = figure.evaluate(
+        """(el) => [...el.querySelectorAll('.table .cell-text')].filter(t => {
+             const r = t.getBoundingClientRect(), box = el.getBoundingClientRect();
+             return t.textContent.trim() && r.width > 0 && r.right <= box.right + 1 && r.left >= box.left - 1;
+           }).length"""
+    )
+    assert cells == 33, f"the FLOPs table shows {cells} of 33 cells"

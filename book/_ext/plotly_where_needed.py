@@ -22,7 +22,12 @@ def _drop_plotly(app: Any, pagename: str, templatename: str, context: dict, doct
     scripts = context.get("script_files")
     if not scripts or doctree is None or _has_plotly_figure(doctree):
         return
-    scripts[:] = [s for s in scripts if str(getattr(s, "filename", s) or "").split("?")[0] not in PLOTLY_SCRIPTS]
+    scripts[:] = [s for s in scripts if _name(s) not in PLOTLY_SCRIPTS]
+
+
+def _name(script: Any) -> str:
+    """``plotly.min.js`` of ``_static/plotly.min.js?v=...`` (Sphinx 7.1+ keeps the ``_static/`` prefix)."""
+    return str(getattr(script, "filename", script) or "").split("?")[0].rsplit("/", 1)[-1]
 
 
 def setup(app: Any) -> dict[str, Any]:
