@@ -8,6 +8,7 @@ Skips without Chromium / playwright. Bounded: every wait has a deadline, the ser
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -52,12 +54,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     ]
     nbformat.write(component, folder / "component.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
+    # The reader's own Jupyter config, runtime files and saved workspaces stay out of it (and untouched).
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(folder / "config"), "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(folder / "workspaces")}  # fmt: skip
     log = open(folder / "lab.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         ["bash", str(ROOT / "scripts" / "lab.sh"), "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True",
          "--ServerApp.port_retries=0"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT, env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240  # lab.sh may first (re)install the venv's requirements
@@ -125,6 +130,16 @@ def _open_and_run(tab, url: str, token: str, name: str, timeout_s: float) -> Non
     assert not errors, f"{name}: cells failed: {errors}"
 
 
+@contextlib.contextmanager
+def _screenshot_on_error(tab, folder: Path, name: str) -> Iterator[None]:
+    """Keep a screenshot of JupyterLab (``<folder>/<name>.png``) when the block fails."""
+    try:
+        yield
+    except BaseException:
+        tab.screenshot(path=str(folder / f"{name}.png"))
+        raise
+
+
 def _drag(tab, handle, dx: float) -> None:
     box = handle.bounding_box()
     tab.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -135,6 +150,11 @@ def _drag(tab, handle, dx: float) -> None:
 
 def test_chapter_runs_and_a_slider_redraws_the_figure(lab, tab) -> None:
     url, token, folder = lab
+    with _screenshot_on_error(tab, folder, "chapter"):
+        _check_chapter(tab, url, token, folder)
+
+
+def _check_chapter(tab, url: str, token: str, folder: Path) -> None:
     _open_and_run(tab, url, token, CHAPTER, timeout_s=240)
     panel = tab.locator(".jp-NotebookPanel:visible")
     explorer = panel.locator(".widget-vbox", has=tab.locator("b", has_text="Window partition")).first
@@ -192,7 +212,12 @@ def test_browser_explorer_syncs_with_python(lab, tab) -> None:
 
 def test_flops_table_shows_every_cell_before_any_change(lab, tab) -> None:
     """The table was drawn at plotly's 700 px default before the cell was laid out: 11 of its 33 cells showed."""
-    url, token, _ = lab
+    url, token, folder = lab
+    with _screenshot_on_error(tab, folder, "flops"):
+        _check_flops_table(tab, url, token)
+
+
+def _check_flops_table(tab, url: str, token: str) -> None:
     _open_and_run(tab, url, token, FLOPS_CHAPTER, timeout_s=240)
     title = tab.locator("b", has_text="Counting MACs")
     explorer = tab.locator(".jp-NotebookPanel:visible .widget-vbox", has=title).first
