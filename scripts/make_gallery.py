@@ -2,8 +2,11 @@
 
     .venv/bin/python scripts/make_gallery.py
 
-Each section shows the static (kernel-free) explorer and, in a cell whose output the HTML book hides, the live
-one, in the order of :data:`swin_viz.viz.EXPLORERS`.
+One section per explorer, in the order of :data:`swin_viz.viz.EXPLORERS`. An explorer with a browser component
+(:data:`swin_viz.viz.components.COMPONENTS`) shows it (``explore(name)``: computed in the reader's browser in the
+HTML book, a synced widget in Jupyter), followed, where the Python explorer shows more (a forward pass, a model's
+breakdown), by that live explorer in a cell whose output the HTML book hides. The others show their static
+(precomputed) explorer and their live one.
 """
 
 from __future__ import annotations
@@ -14,14 +17,22 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from swin_viz.viz import EXPLORERS
+from swin_viz.viz.components import COMPONENTS
 
 INTRO = """# Explorer gallery
 
-Every mechanism of Swin as something to step through. Each section shows the **static explorer**: a figure
-with a slider, precomputed by the library, that works in this HTML page without a running kernel. Open the
-page as a notebook (launch buttons at the top) to get the **live explorer**: the same figure driven by
-widgets, recomputed by `swin_viz` on every change. In the HTML book the live cells are hidden, because
-widget callbacks need a kernel."""
+Every mechanism of Swin as something to step through.
+
+The first six explorers below (windows, the cyclic shift, the mask, relative positions, patch merging, the
+FLOP count) **compute in your browser**: small JavaScript components that redo the library's index arithmetic
+for any value you pick, on this HTML page with no kernel. The browser test checks what they compute against
+`swin_viz`'s own tensors over a grid of parameters. Opened as a notebook (`bash scripts/lab.sh`, or the launch
+buttons at the top), the same components run as Jupyter widgets, their state synced with Python
+(`widget.state`).
+
+The explorers that need a forward pass through a model (patch embedding, attention maps, the receptive field,
+the shape tracer) show precomputed states here, as a figure with a slider; in a notebook their live twins
+recompute everything with `swin_viz` on every change (hidden in the HTML book: widget callbacks need a kernel)."""
 
 
 SECTIONS = {
@@ -42,23 +53,28 @@ SECTIONS = {
     ),
     "mask": (
         "The attention mask",
-        "Choose a window and a query token: the mask of that window, the keys the query may "
-        "attend to, and what a real block attends to with the mask and without it (through the hooks).",
+        "Choose a map, a window and a query token: the regions of the shifted map, the window's mask, and the keys "
+        'the query may attend to. Untick "mask on" to see the leak: the keys from other regions, brought next to '
+        "the query by the roll from the far side of the image. What a real block then attends to needs a forward "
+        "pass: the live explorer below (in a notebook) reads it through the hooks.",
     ),
     "relative_position": (
         "Relative position bias",
-        "The index table, the offsets a query sees, the bias that lands on "
-        "its logits, and the (2M-1)^2 table that fills M^4 entries.",
+        "The table row each key reads for a query, the rows of the (2M-1)^2 table the query uses, and the whole "
+        "relative position index, which fills M^4 entries from (2M-1)^2 rows. The learned bias values themselves "
+        "come from a model: the live explorer below (in a notebook) shows them.",
     ),
     "merging": (
         "Patch merging",
-        "The 2x2 gather in the official order, the 4C concatenation, LayerNorm and the 4C to 2C "
-        "projection, and the resolution and channels of every stage.",
+        "The 2x2 gather in the official order, x0 | x1 | x2 | x3, and the 4C vector of one merged token (odd "
+        "sides zero-padded). The live explorer below (in a notebook) adds LayerNorm, the 4C to 2C projection and "
+        "the stages of each model.",
     ),
     "flops": (
         "Counting the work",
-        "Global against window attention as the map grows, and where a Swin model spends its "
-        "multiply-accumulates, analytic beside measured.",
+        "The paper's eq. (1) and (2) for one attention layer on h x w tokens, counted exactly. Where a whole Swin "
+        "spends its multiply-accumulates, analytic beside measured, needs the model: the live explorer below (in a "
+        "notebook).",
     ),
     "attention_maps": (
         "Attention maps",
@@ -75,10 +91,17 @@ SECTIONS = {
 """Title and one-line description of each explorer's section."""
 
 
+BROWSER_ONLY = {"windows", "shift"}
+"""Browser components that show all their Python explorer shows: no live Python twin in the gallery."""
+
+
 def section(name: str) -> list:
     title, text = SECTIONS[name]
     live = new_code_cell(f'live(viz.EXPLORERS["{name}"].explorer)')
     live.metadata["tags"] = ["remove-output"]
+    if name in COMPONENTS:
+        cells = [new_markdown_cell(f"## {title}\n\n{text}"), new_code_cell(f'explore("{name}")')]
+        return cells if name in BROWSER_ONLY else [*cells, live]
     return [
         new_markdown_cell(f"## {title}\n\n{text}"),
         new_code_cell(f'show(viz.EXPLORERS["{name}"].static())'),
@@ -89,7 +112,11 @@ def section(name: str) -> list:
 def main() -> None:
     cells = [
         new_markdown_cell(INTRO),
-        new_code_cell("import swin_viz.viz as viz\nfrom swin_viz.viz.display import live, show"),
+        new_code_cell(
+            "import swin_viz.viz as viz\n"
+            "from swin_viz.viz.components import explore\n"
+            "from swin_viz.viz.display import live, show"
+        ),
     ]
     missing = set(EXPLORERS) - set(SECTIONS)
     if missing:

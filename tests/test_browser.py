@@ -63,6 +63,47 @@ def browser():
         b.close()
 
 
+FIT_JS = """() => {
+  const article = document.querySelector('.bd-article') || document.body;
+  const column = article.getBoundingClientRect().width;
+  const out = [];
+  for (const div of document.querySelectorAll('.plotly-graph-div')) {
+    const svg = div.querySelector('.main-svg');
+    if (!svg) continue;
+    const width = svg.getBoundingClientRect().width, box = div.parentElement.getBoundingClientRect().width;
+    if (width > box + 1 || width > column + 1)
+      out.push(`${div.id}: svg ${width} px, container ${box} px, article ${column} px`);
+  }
+  for (const el of document.querySelectorAll('.swin-viz')) {
+    const name = el.parentElement.dataset.component;
+    if (el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().width > column + 1)
+      out.push(`explorer ${name}: ${el.scrollWidth} px in ${el.clientWidth} px`);
+  }
+  return out;
+}"""
+
+
+def wait_for_figures(tab) -> None:
+    """Until every plotly figure has drawn and the page's fit-to-width (_theme/swin_viz.js) has settled."""
+    tab.wait_for_function(
+        "() => [...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('.main-svg'))",
+        timeout=20_000,
+    )
+    tab.wait_for_timeout(400)
+
+
+@pytest.mark.parametrize("page", [p.relative_to(HTML).as_posix() for p in pages()] or ["(book not built)"])
+@pytest.mark.parametrize("width", [1280, 800])
+def test_figures_fit(page: str, width: int, server: str, browser) -> None:
+    """No plotly figure (nor browser explorer) is wider than its container or the article column."""
+    tab = browser.new_page(viewport={"width": width, "height": 900})
+    tab.goto(f"{server}/{page}", wait_until="load")
+    wait_for_figures(tab)
+    too_wide = tab.evaluate(FIT_JS)
+    tab.close()
+    assert not too_wide, f"{page} at {width} px: figures wider than their container or the column: {too_wide}"
+
+
 @pytest.mark.parametrize("page", [p.relative_to(HTML).as_posix() for p in pages()] or ["(book not built)"])
 def test_page_renders(page: str, server: str, browser) -> None:
     tab = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -78,6 +119,8 @@ def test_page_renders(page: str, server: str, browser) -> None:
     )
     tab.goto(f"{server}/{page}", wait_until="load")
     tab.wait_for_timeout(300)
+    explorers = tab.evaluate("() => document.querySelectorAll('.swin-viz-root').length")
+    mounted = tab.evaluate("() => [...document.querySelectorAll('.swin-viz-root')].filter(e => e.swinViz).length")
     figures = tab.evaluate("() => document.querySelectorAll('.plotly-graph-div').length")
     drawn = tab.evaluate(
         "() => [...document.querySelectorAll('.plotly-graph-div')].filter(d => d.querySelector('.main-svg')).length"
@@ -91,6 +134,7 @@ def test_page_renders(page: str, server: str, browser) -> None:
     tab.close()
     assert not errors, f"JavaScript errors on {page}: {errors}"
     assert drawn == figures, f"{page}: {figures - drawn} of {figures} plotly figures did not render"
+    assert mounted == explorers, f"{page}: {explorers - mounted} of {explorers} browser explorers did not start"
     assert not broken_images, f"{page}: broken images {broken_images}"
     assert not [f for f in failed if f.startswith("http://127.0.0.1")], f"{page}: failed requests {failed}"
     local = [link.split("#")[0] for link in links if link.startswith(server)]

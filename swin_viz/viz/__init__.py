@@ -6,6 +6,10 @@ Each concept has its own module with the same four pieces:
 * ``to_plotly(spec)`` / ``to_matplotlib(spec)`` -- the HTML and print drawings (:mod:`.render`);
 * ``<concept>_explorer(...) -> Explorer`` -- the live ipywidgets version (``.widget`` to display);
 * ``<concept>_static(...) -> plotly Figure`` -- the kernel-free version with a slider, for the HTML book.
+
+The six index-arithmetic explorers (windows, shift, mask, relative position, merging, FLOPs) also exist as
+ES-module components that compute in the reader's browser (:mod:`.components`, ``swin_viz/viz/js/``): a synced
+anywidget in Jupyter, self-contained HTML in the book (:func:`explore` picks one).
 """
 
 from collections.abc import Callable
@@ -25,6 +29,7 @@ from . import (
     training,
     windows,
 )
+from .components import COMPONENTS, explore
 from .explorer import Explorer, static_figure
 from .images import IMAGES, load_image, normalize
 from .render import to_matplotlib, to_plotly
@@ -66,6 +71,7 @@ EXPLORERS: dict[str, ExplorerEntry] = {
 """Every explorer, in the order of the book (bench/bench_widgets.py and the tests walk this)."""
 
 __all__ = [
+    "COMPONENTS",
     "EXPLORERS",
     "IMAGES",
     "Explorer",
@@ -75,6 +81,7 @@ __all__ = [
     "Panel",
     "Rect",
     "Series",
+    "explore",
     "load_image",
     "normalize",
     "palette",

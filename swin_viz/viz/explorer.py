@@ -23,7 +23,8 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from .render import to_plotly_dict
+from .figure_widget import FitFigureWidget
+from .render import columns_for, to_plotly_dict
 from .spec import FigureSpec
 
 __all__ = ["Explorer", "no_clamp", "static_figure"]
@@ -31,7 +32,9 @@ __all__ = ["Explorer", "no_clamp", "static_figure"]
 State = dict[str, Any]
 Render = Callable[..., FigureSpec]
 Clamp = Callable[[State], tuple[State, str]]
-Limits = Callable[[State], dict[str, tuple[int, int]]]
+Limits = Callable[[State], dict[str, tuple[int, ...]]]
+CONTROL_WIDTH = "330px"
+"""Every control keeps this width; a row of controls wraps onto the next line instead of shrinking them."""
 
 
 @contextlib.contextmanager
@@ -62,8 +65,13 @@ class Explorer:
     ``explorer.spec`` its :class:`FigureSpec`, ``explorer.figure`` the ``FigureWidget`` and
     ``explorer.timings`` the seconds each update took (control change to updated figure).
 
-    ``limits(state)``, if given, returns ``{control: (min, max)}`` for sliders whose range depends on the
-    state (the query index runs to ``M*M - 1``), applied after clamping.
+    ``limits(state)``, if given, returns ``{control: (min, max)}`` or ``{control: (min, max, step)}`` for
+    sliders whose range depends on the state (the query index runs to ``M*M - 1``), applied after clamping
+    together with the value, in one message to the front-end: a slider never sees a value off its new step
+    grid, which it would snap and send back as a change nobody made.
+
+    The figure fills the cell's width (:class:`~swin_viz.viz.figure_widget.FitFigureWidget`) and shows as many
+    panel columns as fit (:func:`~swin_viz.viz.render.columns_for`), redrawn when the width changes.
     """
 
     def __init__(
@@ -88,13 +96,23 @@ class Explorer:
         self.state = state
         self.spec = render(**state)
         first = to_plotly_dict(self.spec)
-        self.figure = go.FigureWidget(first)
+        self.columns: int | None = None
+        """Panels per row chosen from the widget's width (``None``: the spec's own, until a front-end reports)."""
+        self.figure = FitFigureWidget(first)
         self._drawn, self._drawn_layout = first["data"], first["layout"]
         self._say(note)
         for w in controls.values():
             w.observe(self._on_change, names="value")
+            w.layout.width = CONTROL_WIDTH
+            w.layout.flex = "0 0 auto"
+            if hasattr(w, "style") and hasattr(w.style, "description_width"):
+                w.style.description_width = "110px"
+        self.figure.observe(self._on_width, names="container_width")
         header = [widgets.HTML(f"<b>{title}</b>")] if title else []
-        self.widget = widgets.VBox([*header, widgets.HBox(list(controls.values())), self.message, self.figure])
+        row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap", width="100%"))
+        self.widget = widgets.VBox(
+            [*header, row, self.message, self.figure], layout=widgets.Layout(width="100%", min_width="0")
+        )
 
     # ------------------------------------------------------------------------------------------------ public
     def set(self, **values: Any) -> None:
@@ -122,7 +140,7 @@ class Explorer:
             state, note = self.clamp(raw)
             self._write_controls(state)
             spec = self.render(**state)
-            self._apply(to_plotly_dict(spec))
+            self._apply(to_plotly_dict(spec, self._columns(spec)))
         except Exception as exc:  # shown to the reader instead of a traceback
             self._say(f"Could not draw this choice: {exc}", error=True)
             return
@@ -134,6 +152,17 @@ class Explorer:
     def _on_change(self, change: dict) -> None:
         if not self._busy:
             self.update()
+
+    def _columns(self, spec: FigureSpec) -> int | None:
+        width = self.figure.container_width if hasattr(self, "figure") else 0
+        return columns_for(spec, width) if width else None
+
+    def _on_width(self, change: dict) -> None:
+        """The front-end reports a new width: redraw with the panel grid that fits, if that changed."""
+        columns = self._columns(self.spec)
+        if columns is not None and columns != (self.columns or self.spec.grid()[1]):
+            self.columns = columns
+            self._apply(to_plotly_dict(self.spec, columns))
 
     @staticmethod
     def _assign(widget: Any, value: Any) -> None:
@@ -150,15 +179,21 @@ class Explorer:
         self._busy = True
         try:
             ranges = self.limits(state) if self.limits else {}
-            for name, (lo, hi) in ranges.items():
-                w = self.controls[name]
-                w.max = max(hi, w.min)  # order matters: ipywidgets rejects min > max at every step
-                w.min = lo
-                w.max = hi
             for name, value in state.items():
                 w = self.controls.get(name)
-                if w is not None and w.value != value:
-                    w.value = value
+                if w is None:
+                    continue
+                limits = ranges.get(name)
+                with w.hold_sync():  # range, step and value reach the front-end as one message
+                    if limits is not None:
+                        lo, hi = limits[0], limits[1]
+                        w.max = max(hi, w.min)  # order matters: ipywidgets rejects min > max at every step
+                        w.min = lo
+                        w.max = hi
+                        if len(limits) > 2:
+                            w.step = limits[2]
+                    if w.value != value:
+                        w.value = value
         finally:
             self._busy = False
 
@@ -217,6 +252,11 @@ def static_figure(render: Render, states: Sequence[State], labels: Sequence[str]
         relayout |= {k: v for k, v in lay.items() if k.startswith(("xaxis", "yaxis"))}
         steps.append(dict(method="update", label=label, args=[restyle, relayout]))
     base = go.Figure(figures[0])
+    grid = figures[0]["layout"].get("meta", {}).get("swin_viz_grid")
+    if grid:  # the narrower grids of the page's fit-to-width (see render.to_plotly_dict) make room for the slider
+        for patch in grid["grids"].values():
+            patch["layout"]["height"] += 80
+        base.update_layout(meta={"swin_viz_grid": grid})
     base.update_layout(
         sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title + ": " if slider_title else ""),
                       y=-0.16, yanchor="top", pad=dict(t=10))],

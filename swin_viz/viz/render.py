@@ -19,7 +19,9 @@ from .spec import FigureSpec, Panel
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure as MplFigure
 
-__all__ = ["MPL_COLORMAPS", "image_of", "to_matplotlib", "to_plotly", "to_plotly_dict"]
+__all__ = [
+    "MIN_PANEL_WIDTH", "MPL_COLORMAPS", "columns_for", "image_of", "to_matplotlib", "to_plotly", "to_plotly_dict",
+]  # fmt: skip
 
 MPL_COLORMAPS = {"Viridis": "viridis", "RdBu_r": "RdBu_r", "Greys": "Greys", "Magma": "magma", "Blues": "Blues"}
 
@@ -56,6 +58,14 @@ def image_of(trace: Any) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
+def _json_safe(z: np.ndarray) -> np.ndarray:
+    """``z`` with NaN / inf as ``None`` (plotly draws a gap): a live widget sends its data as JSON, which has no
+    NaN (the kernel would warn "Out of range float values are not JSON compliant" at every update)."""
+    if z.dtype.kind != "f" or np.isfinite(z).all():
+        return z
+    return np.where(np.isfinite(z), z, None).astype(object)
+
+
 def _discrete_colorscale(colors: list[str]) -> list[list]:
     k = len(colors)
     scale = []
@@ -80,7 +90,7 @@ _TEMPLATE = {
 
 
 def _heatmap_trace(p: Panel, colorbar_x: float, ydomain: list[float]) -> dict:
-    trace: dict = dict(type="heatmap", z=np.asarray(p.z), showscale=p.show_scale)
+    trace: dict = dict(type="heatmap", z=_json_safe(np.asarray(p.z)), showscale=p.show_scale)
     colorbar = dict(title=dict(text=p.colorbar or "", side="right"), x=colorbar_x, y=(ydomain[0] + ydomain[1]) / 2,
                     yanchor="middle", len=0.9 * (ydomain[1] - ydomain[0]), thickness=12)  # fmt: skip
     if p.categories is not None:
@@ -134,28 +144,84 @@ def _axis(title: str, log: bool, ticks: list[str] | None) -> dict:
     return axis
 
 
-def to_plotly_dict(spec: FigureSpec) -> dict:
-    """``{"data": [...], "layout": {...}}`` of ``spec`` (validated against the house rules, not by plotly)."""
-    spec.validate()
-    rows, cols = spec.grid()
+MIN_PANEL_WIDTH = 340
+"""Narrowest a panel may be drawn, in CSS pixels: a figure shows as many columns as its container allows
+(never more than the spec asks for); the HTML book (``_theme/swin_viz.js``) and the live widgets choose."""
+
+
+def _geometry(spec: FigureSpec, cols: int) -> dict:
+    """Where each panel goes with ``cols`` panels per row: paper-coordinate domains, height, margins, caption."""
+    n = len(spec.panels)
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
     hspace = (0.16 if any(p.kind == "heatmap" and p.show_scale for p in spec.panels) else 0.1) if cols > 1 else 0.0
     vspace = 110 / (spec.height * rows) if rows > 1 else 0.0  # ~110 px for axis title + next row's titles
     width = (1.0 - hspace * (cols - 1)) / cols
     tall = (1.0 - vspace * (rows - 1)) / rows
-    data: list[dict] = []
     caption = "<br>".join(textwrap.wrap(spec.caption, 60 * cols + 20))
-    layout: dict = dict(
-        title=dict(text=spec.title, subtitle=dict(text=caption)) if spec.caption else dict(text=spec.title),
-        template=_TEMPLATE, height=spec.height * rows + 40 * caption.count("<br>"),
-        margin=dict(l=60, r=60, t=100 + 16 * caption.count("<br>"), b=60), barmode="group",
-        legend=dict(orientation="h", y=-0.08 if rows > 1 else -0.2), annotations=[],
-    )  # fmt: skip
-    for i, p in enumerate(spec.panels):
+    lines = caption.count("<br>")
+    panels = []
+    for i in range(n):
         r, c = divmod(i, cols)
         x0 = c * (width + hspace)
-        domain = [x0, x0 + width]
         y1 = 1.0 - r * (tall + vspace)
-        ydomain = [max(y1 - tall, 0.0), y1]
+        panels.append(([x0, x0 + width], [max(y1 - tall, 0.0), y1]))
+    return dict(cols=cols, rows=rows, panels=panels, caption=caption, height=spec.height * rows + 40 * lines,
+                margin_t=100 + 16 * lines)  # fmt: skip
+
+
+def _grid_patch(spec: FigureSpec, geo: dict, data: list[dict]) -> dict:
+    """What changes between two panel grids, as flat plotly update keys: ``{"layout": {...}, "traces": {i: {...}}}``.
+
+    ``data`` is the figure's trace list (its ``xaxis`` / ``yaxis`` / ``type`` tell which panel a trace is on).
+    """
+    layout: dict = {"height": geo["height"], "margin.t": geo["margin_t"]}
+    if spec.caption:
+        layout["title.subtitle.text"] = geo["caption"]
+    traces: dict = {}
+    axis_of = {}
+    for i, (domain, ydomain) in enumerate(geo["panels"]):
+        suffix = "" if i == 0 else str(i + 1)
+        axis_of["x" + suffix] = (domain, ydomain)
+        layout[f"annotations[{i}].x"] = (domain[0] + domain[1]) / 2
+        layout[f"annotations[{i}].y"] = ydomain[1]
+        if spec.panels[i].kind != "table":
+            layout[f"xaxis{suffix}.domain"] = domain
+            layout[f"yaxis{suffix}.domain"] = ydomain
+    tables = iter(i for i, p in enumerate(spec.panels) if p.kind == "table")
+    for k, t in enumerate(data):
+        if t["type"] == "table":
+            domain, ydomain = geo["panels"][next(tables)]
+            traces[k] = {"domain.x": domain, "domain.y": ydomain}
+        elif t["type"] == "heatmap":
+            domain, ydomain = axis_of[t.get("xaxis", "x")]
+            traces[k] = {"colorbar.x": domain[1] + 0.01, "colorbar.y": (ydomain[0] + ydomain[1]) / 2,
+                         "colorbar.len": 0.9 * (ydomain[1] - ydomain[0])}  # fmt: skip
+    return {"layout": layout, "traces": traces}
+
+
+def to_plotly_dict(spec: FigureSpec, columns: int | None = None) -> dict:
+    """``{"data": [...], "layout": {...}}`` of ``spec`` (validated against the house rules, not by plotly).
+
+    ``columns`` overrides the spec's panels per row (the live widgets choose it from their width). The figure
+    has no fixed width: it fills its container. ``layout.meta.swin_viz_grid`` holds, for every narrower grid,
+    the update that redraws the panels in fewer columns, so a page can fit the grid to its width without Python.
+    """
+    spec.validate()
+    default_cols = spec.grid()[1]
+    geo = _geometry(spec, columns or default_cols)
+    cols = geo["cols"]
+    data: list[dict] = []
+    caption = geo["caption"]
+    layout: dict = dict(
+        title=dict(text=spec.title, subtitle=dict(text=caption)) if spec.caption else dict(text=spec.title),
+        template=_TEMPLATE, height=geo["height"], autosize=True,
+        margin=dict(l=60, r=60, t=geo["margin_t"], b=60), barmode="group",
+        legend=dict(orientation="h", y=-0.08 if geo["rows"] > 1 else -0.2), annotations=[],
+    )  # fmt: skip
+    for i, p in enumerate(spec.panels):
+        domain, ydomain = geo["panels"][i]
+        y1 = ydomain[1]
         layout["annotations"].append(dict(text=f"<b>{p.title}</b>", x=(domain[0] + domain[1]) / 2, y=y1,
                                           xref="paper", yref="paper", xanchor="center", yanchor="bottom",
                                           showarrow=False, font=dict(size=13)))  # fmt: skip
@@ -194,7 +260,15 @@ def to_plotly_dict(spec: FigureSpec) -> dict:
         data += traces
         layout["xaxis" + suffix] = xaxis
         layout["yaxis" + suffix] = yaxis
+    if default_cols > 1:
+        grids = {c: _grid_patch(spec, _geometry(spec, c), data) for c in range(1, default_cols + 1)}
+        layout["meta"] = {"swin_viz_grid": {"columns": cols, "min_panel_width": MIN_PANEL_WIDTH, "grids": grids}}
     return {"data": data, "layout": layout}
+
+
+def columns_for(spec: FigureSpec, width: float) -> int:
+    """Panels per row for a container ``width`` CSS pixels wide: as many as fit, at most the spec's."""
+    return max(1, min(spec.grid()[1], int(width // MIN_PANEL_WIDTH)))
 
 
 def to_plotly(spec: FigureSpec) -> go.Figure:

@@ -204,11 +204,11 @@ def shift_clamp(state: State) -> tuple[State, str]:
     return state, " ".join(notes)
 
 
-def shift_limits(state: State) -> dict[str, tuple[int, int]]:
-    """Slider ranges that depend on M: s in ``0..M//2``, H and W in ``M..MAX_SIDE``."""
+def shift_limits(state: State) -> dict[str, tuple[int, ...]]:
+    """Slider ranges that depend on M: s in ``0..M//2``, H and W in ``M..MAX_SIDE`` by steps of M."""
     M = state["M"]
     hi = MAX_SIDE // M * M
-    return {"s": (0, M // 2), "H": (M, hi), "W": (M, hi)}
+    return {"s": (0, M // 2), "H": (M, hi, M), "W": (M, hi, M)}
 
 
 def shift_explorer(H: int = 8, W: int = 8, M: int = 4, s: int = 2) -> Explorer:
@@ -221,18 +221,14 @@ def shift_explorer(H: int = 8, W: int = 8, M: int = 4, s: int = 2) -> Explorer:
         "M": widgets.IntSlider(value=M, min=M_RANGE[0], max=M_RANGE[1], description="window M"),
         "s": widgets.IntSlider(value=s, min=0, max=M // 2, description="shift s"),
     }
-
-    def step_by_window(change: dict) -> None:  # registered before the Explorer's own observer: runs first
-        for name in ("H", "W"):
-            controls[name].step = max(int(change["new"]), 1)
-
-    controls["M"].observe(step_by_window, names="value")
+    # H and W step by M: shift_limits sets step, range and value together, so the front-end never snaps them.
     return Explorer(controls, shift_spec, shift_clamp, limits=shift_limits, title="Cyclic shift")
 
 
-STATIC_STATES = [dict(H=8, W=8, M=4, s=0), dict(H=8, W=8, M=4, s=1), dict(H=8, W=8, M=4, s=2),
+STATIC_STATES = [dict(H=8, W=8, M=4, s=2), dict(H=8, W=8, M=4, s=1), dict(H=8, W=8, M=4, s=0),
                  dict(H=14, W=14, M=7, s=3), dict(H=12, W=16, M=4, s=2), dict(H=28, W=28, M=7, s=3),
                  dict(H=6, W=6, M=2, s=1)]  # fmt: skip
+"""The static explorer's steps; it opens on the paper's shifted example (s = 2), the state that teaches."""
 
 BENCH_CHANGES: list[dict] = [
     dict(s=1), dict(s=0), dict(s=2), dict(H=16), dict(W=12), dict(M=7, H=14, W=14, s=3), dict(H=28, W=28),
