@@ -24,7 +24,14 @@ from swin_viz.relative_position import RelativePositionBias, relative_offsets, r
 
 from ._check import NOT_ANSWERED, NOT_WRITTEN, Report, explain_difference, forbid, run_student, unanswered
 
-__all__ = ["INDEX_SIZES", "TABLE_M", "check_gather_bias", "check_relative_position_index", "check_table_size"]
+__all__ = [
+    "INDEX_SIZES",
+    "TABLE_M",
+    "check_gather_bias",
+    "check_relative_position_index",
+    "check_resize_bias_table",
+    "check_table_size",
+]
 
 INDEX_SIZES = (2, 3, 4, 7, 12)
 """Window sizes the index check runs (2: the smallest with offsets; 7: Swin's; 12: Swin's 384 x 384 window)."""
@@ -239,4 +246,79 @@ def check_table_size(rows: Any, pairs: Any, M: int = TABLE_M) -> Report:
             report.add(name, False, f"{v} -- {hints.get(v, 'work it out for one axis first, then for the window')}")
     if report.passed:
         report.add(f"each table row is shared by {want_pairs / want_rows:.1f} pairs on average", True)
+    return report
+
+
+# ------------------------------------------------------------------ exercise 4: a table for another window size
+
+
+def _resize_cases() -> list[tuple[str, torch.Tensor, int]]:
+    """``(name, table ((2M-1)^2, heads), new M)``: growing, shrinking, the same size, and the shipped trained one."""
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4)
+        for M, heads, new in ((7, 3, 12), (4, 2, 6), (5, 1, 3), (3, 2, 3)):
+            cases.append((f"random table, M={M} -> M'={new}, {heads} head{'s' if heads > 1 else ''}",
+                          torch.randn((2 * M - 1) ** 2, heads), new))  # fmt: skip
+        from swin_viz.pretrained import load_pretrained
+
+        model, _ = load_pretrained("digits-small")
+    module = model.get_submodule("stage1.block1.attn.relative_bias")
+    cases.append((f"trained table (digits-small, stage1.block1), M={module.window_size} -> M'=6",
+                  module.table.detach().clone(), 6))  # fmt: skip
+    return cases
+
+
+def _grid_resize(table: torch.Tensor, new_M: int, mode: str, align_corners: bool, transpose: bool) -> torch.Tensor:
+    """The reference resize, or one of its typical slips (another mode, corners aligned, rows in (dx, dy) order)."""
+    rows, heads = table.shape
+    side, new_side = math.isqrt(rows), 2 * new_M - 1
+    grid = table.T.reshape(1, heads, side, side).float()
+    if transpose:
+        grid = grid.transpose(-1, -2)
+    kwargs = {} if mode == "nearest" else {"align_corners": align_corners}
+    out = torch.nn.functional.interpolate(grid, size=(new_side, new_side), mode=mode, **kwargs)
+    return out.reshape(heads, new_side * new_side).T
+
+
+def _explain_resize(got: Any, table: torch.Tensor, new_M: int) -> str:
+    want = _grid_resize(table, new_M, "bicubic", False, False)
+    if 2 * new_M - 1 == math.isqrt(table.shape[0]):
+        want = table  # the same window: nothing to resize, bit for bit
+    why = explain_difference(got, want, "resized table")
+    if not why:
+        return ""
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
+        return why + f" -- ((2M'-1)^2, heads) = {tuple(want.shape)}: one row per offset of the new window"
+    g = got.detach().float()
+    slips = (
+        (("bilinear", False, False), "that is a bilinear resize: the official code (and swin_viz) resize bicubically"),
+        (("bicubic", True, False), "align_corners=True stretches the grid to its corner samples; use False, as the "
+                                   "official code does"),
+        (("bicubic", False, True), "the rows come out in (dx, dy) order: row (dy + M'-1)(2M'-1) + (dx + M'-1) must "
+                                   "hold offset (dy, dx), so flatten each grid with dy as the slow axis"),
+        (("nearest", False, False), "nearest-neighbour copies rows; the offsets between them need interpolating"),
+    )  # fmt: skip
+    for args, hint in slips:
+        if torch.allclose(g, _grid_resize(table, new_M, *args), atol=1e-5):
+            return hint
+    flat = torch.nn.functional.interpolate(table.T[None].float(), size=(2 * new_M - 1) ** 2, mode="linear",
+                                           align_corners=False)[0].T  # fmt: skip
+    if torch.allclose(g, flat, atol=1e-5):
+        return "the column was resized as a 1-D list; it is a (2M-1) x (2M-1) grid over (dy, dx): reshape it first"
+    return why
+
+
+@forbid("swin_viz.relative_position.resize_bias_table", "swin_viz.train.finetune.init_from_checkpoint")
+def check_resize_bias_table(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
+    """Run ``fn(table, new_M)`` and compare with :func:`swin_viz.relative_position.resize_bias_table`."""
+    report = Report("resize a bias table to another window")
+    for name, table, new_M in _resize_cases():
+        got, why = run_student(fn, table.clone(), new_M)
+        if why:
+            report.add(name, False, why)
+            if why == NOT_WRITTEN:
+                break
+            continue
+        _add(report, name, _explain_resize(got, table, new_M))
     return report

@@ -72,3 +72,36 @@ def test_table_size_prediction() -> None:
     assert "2M - 1 values per axis, not 2M" in text and "M^2 is the number of tokens" in text
     assert "square it" in str(check_table_size(23, 12**4))
     assert "not written yet" in str(check_table_size(None, None))
+
+
+def _resize(table: torch.Tensor, new_M: int, mode: str = "bicubic", align_corners: bool = False,
+            transpose: bool = False) -> torch.Tensor:  # fmt: skip
+    side, heads = round(table.shape[0] ** 0.5), table.shape[1]
+    if 2 * new_M - 1 == side and mode == "bicubic" and not transpose:
+        return table
+    grid = table.T.reshape(1, heads, side, side)
+    grid = grid.transpose(-1, -2) if transpose else grid
+    out = torch.nn.functional.interpolate(grid, size=(2 * new_M - 1,) * 2, mode=mode, align_corners=align_corners)
+    return out.reshape(heads, -1).T  # transpose=True: the rows come out in (dx, dy) order
+
+
+def test_correct_resize_passes_and_the_library_is_refused() -> None:
+    from swin_course.relative_position import check_resize_bias_table
+    from swin_viz.relative_position import resize_bias_table
+
+    assert check_resize_bias_table(_resize).passed
+    refused = check_resize_bias_table(lambda t, M: resize_bias_table(t, M))
+    assert not refused.passed and "switched off" in str(refused)
+    assert "not written yet" in str(check_resize_bias_table(lambda t, M: (_ for _ in ()).throw(NotImplementedError)))
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    (dict(mode="bilinear"), "bilinear"),
+    (dict(align_corners=True), "align_corners=True"),
+    (dict(transpose=True), "(dx, dy) order"),
+])  # fmt: skip
+def test_typical_resize_mistakes_are_explained(kwargs: dict, expected: str) -> None:
+    from swin_course.relative_position import check_resize_bias_table
+
+    report = check_resize_bias_table(lambda t, M: _resize(t, M, **kwargs))
+    assert not report.passed and expected in str(report)
