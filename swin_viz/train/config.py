@@ -232,7 +232,8 @@ def recipe_text(cfg: TrainConfig) -> str:
                f"RandAugment {cfg.randaugment or 'off'}, random erasing {cfg.reprob}")
     return "\n".join([
         f"  optimiser: AdamW, peak lr {cfg.resolved_lr():.2e} (1e-3 x batch/1024 unless given), weight decay "
-        f"{cfg.weight_decay} (not on norms, biases, bias tables), {cfg.warmup_epochs} warm-up epochs then cosine",
+        f"{cfg.weight_decay} (not on norms, biases, bias tables), "
+        + (f"{cfg.warmup_epochs} warm-up epochs then cosine" if cfg.lr_schedule == "cosine" else "constant rate"),
         f"  regularisation: label smoothing {cfg.label_smoothing}, stochastic depth "
         f"{'model default' if cfg.drop_path is None else cfg.drop_path}, clip {cfg.clip_grad}, Mixup {cfg.mixup} / "
         f"CutMix {cfg.cutmix} (switch {cfg.mix_switch_prob})",
