@@ -38,34 +38,34 @@ MARKS_MODEL = dict(embed_dim=32, depths=(2,), num_heads=(2,), window_size=4, pat
 # The book's small Swin (3 stages, 32 channels, 4x4 windows, patch 2) for 32x32 photograph crops.
 PHOTOS_MODEL = dict(embed_dim=32, depths=(2, 2, 2), num_heads=(2, 4, 8), window_size=4, patch_size=2)
 
-COMMON = dict(model="tiny", batch_size=50, lr=2e-3, warmup_epochs=1, weight_decay=0.05, label_smoothing=0.0,
+COMMON = dict(model="tiny", batch_size=50, lr=4e-3, warmup_epochs=0.5, weight_decay=0.05, label_smoothing=0.0,
               clip_grad=5.0, mixup=0.0, cutmix=0.0, augment=False, randaugment="", reprob=0.0, drop_path=0.0,
               device="cpu", compile="off", amp="off", channels_last="off", progress=False, log_every=1000)  # fmt: skip
 
 EXPERIMENTS: dict[str, dict[str, Any]] = {
     "shift": dict(
-        task="pair", epochs=6, model=MARKS_MODEL, chapter=4,
+        task="pair", epochs=10, model=MARKS_MODEL, chapter=4,
         question="Do shifted windows let a model relate content in two different regular windows?",
         conditions={"W-MSA + SW-MSA": dict(shift=True), "W-MSA only": dict(shift=False)},
     ),
     "mask": dict(
-        task="wrap", epochs=6, model=MARKS_MODEL, chapter=5,
+        task="wrap", epochs=10, model=MARKS_MODEL, chapter=5,
         question="Without the mask, does a model learn from content the cyclic shift wraps around?",
         conditions={"with mask": dict(attn_mask=True), "no mask": dict(attn_mask=False)},
     ),
     "position": dict(
-        task="arrangement", epochs=6, model=MARKS_MODEL, chapter=6,
+        task="arrangement", epochs=10, model=MARKS_MODEL, chapter=6,
         question="Can attention tell which of two marks in a window is on the left, and at positions not trained?",
         conditions={"relative bias": dict(position="relative"), "absolute embedding": dict(position="absolute",
                     img_size=16), "none": dict(position="none")},
-    ),  # fmt: skip
+    ),
     "table4": dict(
-        task="photos", epochs=5, model=PHOTOS_MODEL, chapter=10,
+        task="photos", epochs=4, model=PHOTOS_MODEL, chapter=10,
         question="The paper's Table 4 in miniature: shift on/off x relative/absolute/no position.",
         conditions={f"{'shift' if s else 'no shift'}, {p}": dict(shift=s, position=p, **({"img_size": 32}
                     if p == "absolute" else {})) for s in (True, False) for p in ("relative", "absolute", "none")},
-    ),  # fmt: skip
-}
+    ),
+}  # fmt: skip
 """Each experiment: a task, a model, an epoch count and the conditions it compares (model keyword arguments)."""
 
 PAPER_TABLE4 = {
@@ -106,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = args.only or list(EXPERIMENTS)
     work = Path(args.work or tempfile.mkdtemp(prefix="swin_experiments_"))
-    command = "OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "unset") + " python " + " ".join(
-        shlex.quote(a) for a in ["scripts/run_experiments.py", *(sys.argv[1:] if argv is None else argv)])
+    command = (
+        "OMP_NUM_THREADS="
+        + os.environ.get("OMP_NUM_THREADS", "unset")
+        + " python "
+        + " ".join(shlex.quote(a) for a in ["scripts/run_experiments.py", *(sys.argv[1:] if argv is None else argv)])
+    )
     rev, total_start = commit(), time.perf_counter()
     for name in names:
         exp = EXPERIMENTS[name]

@@ -114,8 +114,9 @@ class SwinBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.shifted = HookPoint()
         self.windows = HookPoint()
-        self.attn = WindowAttention(dim, num_heads, window_size, qkv_bias, attn_drop, drop, attn_impl,
-                                    relative_position=relative_position)
+        self.attn = WindowAttention(
+            dim, num_heads, window_size, qkv_bias, attn_drop, drop, attn_impl, relative_position=relative_position
+        )
         self.attn_out = HookPoint()
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim)

@@ -197,7 +197,9 @@ class SwinTransformer(nn.Module):
             raise ValueError(f"position must be one of {POSITIONS}, got {position!r}")
         check_positive(img_size, "img_size")
         if position == "absolute" and img_size % patch_size:
-            raise ValueError(f"position='absolute' needs img_size {img_size} to be a multiple of patch_size {patch_size}")
+            raise ValueError(
+                f"position='absolute' needs img_size {img_size} to be a multiple of patch_size {patch_size}"
+            )
         if isinstance(depths, (str, bytes)) or isinstance(num_heads, (str, bytes)):
             raise ValueError(f"depths and num_heads must be sequences of ints, got {depths!r} and {num_heads!r}")
         depths, num_heads = tuple(depths), tuple(num_heads)

@@ -1,9 +1,9 @@
 """Generated, controlled data sets: each isolates one mechanism of Swin (book chapters 4, 5, 6 and 10).
 
 Every task returns ``(train, val)`` :class:`~swin_viz.data.sources.ImageSet` pairs, fixed by ``seed``. The marks
-tasks draw 16x16 images: a dark, faintly noisy background and 2x2-pixel coloured *marks* aligned to the patch grid, so with
-``patch_size=2`` each mark is exactly one token of an 8x8 token grid, and with ``window_size=4`` the grid has 2x2
-windows (shift 2). The task decides where the marks go and what the label is:
+tasks draw 16x16 images: a dark, faintly noisy background and 2x2-pixel coloured *marks* aligned to the patch grid,
+so with ``patch_size=2`` each mark is exactly one token of an 8x8 token grid, and with ``window_size=4`` the grid has
+2x2 windows (shift 2). The task decides where the marks go and what the label is:
 
 * ``pair`` (shift, chapter 4): two marks in *different* regular windows but inside the central 4x4 tokens, i.e.
   the *same* shifted window; label: do they have the same colour? Each window holds one mark, so a model whose
@@ -145,7 +145,7 @@ def _make_photos(n: int, size: int, rng: np.random.Generator, split: str) -> tup
     for i, y in enumerate(labels):
         photo = photos[y]
         H, W = photo.shape[:2]
-        side = int(rng.integers(48, 129))  # a 48..128-pixel square, resized to size x size
+        side = int(rng.integers(40, 97))  # a 40..96-pixel square, resized to size x size
         x_lo, x_hi = (0, int(W * 0.75) - side) if split == "train" else (int(W * 0.75), W - side)
         top, left = int(rng.integers(0, H - side + 1)), int(rng.integers(x_lo, x_hi + 1))
         patch = torch.from_numpy(photo[top : top + side, left : left + side]).permute(2, 0, 1).float()[None]
@@ -162,7 +162,7 @@ TASKS: dict[str, TaskSpec] = {
     "arrangement": TaskSpec("arrangement", 16, ("red right", "red left"), 2000, 1000,
                             "position information: which of two marks in a window is on the left",
                             _make_arrangement),
-    "photos": TaskSpec("photos", 32, PHOTOS, 2400, 800,
+    "photos": TaskSpec("photos", 32, PHOTOS, 1200, 400,
                        "Table 4 in miniature: which photograph a crop comes from", _make_photos),
 }  # fmt: skip
 """The generated tasks by name (``TrainConfig(data="task", task=NAME)``)."""
