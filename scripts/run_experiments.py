@@ -49,7 +49,7 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
         conditions={"W-MSA + SW-MSA": dict(shift=True), "W-MSA only": dict(shift=False)},
     ),
     "mask": dict(
-        task="wrap", epochs=10, model=MARKS_MODEL, chapter=5,
+        task="wrap", epochs=6, model=MARKS_MODEL, chapter=5,
         question="Without the mask, does a model learn from content the cyclic shift wraps around?",
         conditions={"with mask": dict(attn_mask=True), "no mask": dict(attn_mask=False)},
     ),

@@ -1,17 +1,19 @@
 """Generated, controlled data sets: each isolates one mechanism of Swin (book chapters 4, 5, 6 and 10).
 
 Every task returns ``(train, val)`` :class:`~swin_viz.data.sources.ImageSet` pairs, fixed by ``seed``. The marks
-tasks draw 16x16 images: a dark, faintly noisy background and 2x2-pixel coloured *marks* aligned to the patch grid,
-so with ``patch_size=2`` each mark is exactly one token of an 8x8 token grid, and with ``window_size=4`` the grid has
-2x2 windows (shift 2). The task decides where the marks go and what the label is:
+tasks draw 16x16 images (24x24 for ``wrap``): a dark, faintly noisy background and 2x2-pixel coloured *marks*
+aligned to the patch grid, so with ``patch_size=2`` each mark is exactly one token of an 8x8 token grid, and with
+``window_size=4`` the grid has 2x2 windows (shift 2). The task decides where the marks go and what the label is:
 
 * ``pair`` (shift, chapter 4): two marks in *different* regular windows but inside the central 4x4 tokens, i.e.
   the *same* shifted window; label: do they have the same colour? Each window holds one mark, so a model whose
   blocks never mix windows and whose head is linear on pooled features computes a sum of one term per window,
   and "same colour" is an XOR of the two: no such sum separates it. Shifted windows put both marks in one window.
-* ``wrap`` (mask, chapter 5): one mark on the left edge (token column 0) and one on the right edge (column 7) of
-  the same row; label: same colour? The two are 7 tokens apart, in different windows of both partitions; only the
-  cyclic shift's wrapped-around corner brings them into one window, and the mask is what keeps them apart there.
+* ``wrap`` (mask, chapter 5): 24x24 images (12x12 tokens, 3x3 windows); one mark on the left edge (token column 0)
+  and one on the right edge (column 11) of the same row; label: same colour? Through a W-MSA block then an SW-MSA
+  block, what starts in column 0 reaches columns 0..5 at most and what starts in column 11 columns 6..11: the
+  legitimate windows never bring the two together. Only the cyclic shift's wrapped-around windows do, and there
+  the mask keeps them apart.
 * ``arrangement`` (position, chapter 6): four pairs of a red and a green mark side by side, each pair inside one
   window; label: is the red one on the left (in every pair)? The marks and the background are the same in both
   classes: only the arrangement differs. Training images put the pairs in the top two windows (one per token row),
@@ -34,7 +36,7 @@ from .sources import ImageSet
 
 __all__ = ["TASKS", "TaskSpec", "load_task", "task_names"]
 
-GRID = 8  # tokens per side of the marks tasks (16x16 pixels, patch 2)
+GRID = 8  # tokens per side of the pair and arrangement tasks (16x16 pixels, patch 2)
 MARK = 2  # pixels per mark side (one token)
 COLOURS = {"red": (230, 40, 40), "green": (40, 210, 40), "blue": (50, 80, 240), "yellow": (230, 220, 40),
            "cyan": (40, 220, 220), "magenta": (220, 50, 220)}  # fmt: skip
@@ -100,11 +102,11 @@ def _make_pair(n: int, size: int, rng: np.random.Generator, split: str) -> tuple
 
 def _make_wrap(n: int, size: int, rng: np.random.Generator, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = _background(n, size, rng), _balanced_labels(n, 2, rng)
+    grid = size // MARK
     for img, (a, b) in zip(images, _same_colour_pairs(labels, rng)):
-        row = int(rng.integers(GRID))
-        left_first = bool(rng.integers(2))
-        _paint(img, (row, 0), a if left_first else b)
-        _paint(img, (row, GRID - 1), b if left_first else a)
+        row = int(rng.integers(grid))
+        _paint(img, (row, 0), a)
+        _paint(img, (row, grid - 1), b)
     return _to_tensors(images, labels)
 
 
@@ -157,7 +159,7 @@ def _make_photos(n: int, size: int, rng: np.random.Generator, split: str) -> tup
 TASKS: dict[str, TaskSpec] = {
     "pair": TaskSpec("pair", 16, ("different", "same"), 2000, 1000,
                      "shifted windows: a relation between marks in two regular windows", _make_pair),
-    "wrap": TaskSpec("wrap", 16, ("different", "same"), 2000, 1000,
+    "wrap": TaskSpec("wrap", 24, ("different", "same"), 1600, 800,
                      "the attention mask: a relation between the left and right image edges", _make_wrap),
     "arrangement": TaskSpec("arrangement", 16, ("red right", "red left"), 2000, 1000,
                             "position information: which of two marks in a window is on the left",
