@@ -14,10 +14,10 @@ aligned to the patch grid, so with ``patch_size=2`` each mark is exactly one tok
   block, what starts in column 0 reaches columns 0..5 at most and what starts in column 11 columns 6..11: the
   legitimate windows never bring the two together. Only the cyclic shift's wrapped-around windows do, and there
   the mask keeps them apart.
-* ``arrangement`` (position, chapter 6): four pairs of a red and a green mark side by side, each pair inside one
-  window; label: is the red one on the left (in every pair)? The marks and the background are the same in both
-  classes: only the arrangement differs. Training images put the pairs in the top two windows (one per token row),
-  validation images in the bottom two (positions never seen in training).
+* ``arrangement`` (position, chapter 6): eight pairs of a red and a green mark side by side, each pair inside one
+  window (one per window and token row); label: is the red one on the left (in every pair)? The marks and the
+  background are the same in both classes: only the arrangement differs. Training images put the pairs in the top
+  two windows, validation images in the bottom two (positions never seen in training).
 * ``photos`` (Table 4 in miniature, chapter 10): 32x32 crops of the photographs scikit-image bundles (no
   download); label: which photograph. Training crops come from the left 3/4 of each photograph, validation crops
   from the right 1/4, so no validation pixel was seen in training.
@@ -116,10 +116,11 @@ def _make_arrangement(n: int, size: int, rng: np.random.Generator, split: str) -
     rows = range(0, half) if split == "train" else range(half, GRID)  # top windows vs bottom windows
     for img, y in zip(images, labels):
         left, right = ("red", "green") if y == 1 else ("green", "red")
-        for row in rows:  # one pair per token row of the half: four pairs, all arranged the same way
-            col = int(rng.integers(2)) * half + int(rng.integers(half - 1))  # (col, col + 1) inside one window
-            _paint(img, (row, col), left)
-            _paint(img, (row, col + 1), right)
+        for row in rows:  # one pair per window and token row of the half: eight pairs, all arranged the same way
+            for window_col in (0, half):
+                col = window_col + int(rng.integers(half - 1))  # (col, col + 1) inside one window
+                _paint(img, (row, col), left)
+                _paint(img, (row, col + 1), right)
     return _to_tensors(images, labels)
 
 
