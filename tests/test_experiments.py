@@ -204,3 +204,23 @@ def test_first_epoch_of_a_recorded_run_reproduces_exactly(tmp_path) -> None:
     want = run["metrics"][0]
     for key in ("epoch", "step", "train_loss", "train_top1", "lr", "val_loss", "val_top1", "val_top5"):
         assert got[key] == want[key], f"{key}: re-run {got[key]!r} != record {want[key]!r}"
+
+
+def test_scores_and_figures_from_a_record() -> None:
+    record = {
+        "experiment": "x", "question": "q?", "task": "pair", "commit": "0" * 40,
+        "conditions": {"a": {}, "b": {}},
+        "runs": [{"condition": c, "seed": s, "metrics": [{"epoch": 1, "val_top1": v, "train_top1": v}]}
+                 for c, vals in (("a", (90.0, 100.0, 95.0)), ("b", (50.0, 50.0, 50.0))) for s, v in enumerate(vals)],
+    }  # fmt: skip
+    got = ex.scores(record)
+    assert list(got) == ["a", "b"]
+    assert got["a"].mean == pytest.approx(95.0) and got["a"].std == pytest.approx(5.0) and got["b"].std == 0.0
+    assert str(got["a"]) == "a: 95.0 ± 5.0 % (n=3)"
+    spec = ex.scores_spec(record)
+    assert spec.panels[0].series[0].y == [pytest.approx(95.0), pytest.approx(50.0)]
+    assert len(ex.curves_spec(record).panels[0].series) == 6
+    record["paper"] = {"source": "paper", "rows": {"a": 81.3}}
+    assert ex.table4_spec(record).panels[0].rows[0][-1] == "81.3"
+    with pytest.raises(FileNotFoundError, match=r"run_experiments\.py --only nope"):
+        ex.load_record("nope")

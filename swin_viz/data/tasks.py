@@ -165,7 +165,7 @@ TASKS: dict[str, TaskSpec] = {
     "arrangement": TaskSpec("arrangement", 16, ("red right", "red left"), 2000, 1000,
                             "position information: which of two marks in a window is on the left",
                             _make_arrangement),
-    "photos": TaskSpec("photos", 32, PHOTOS, 1200, 400,
+    "photos": TaskSpec("photos", 32, PHOTOS, 800, 400,
                        "Table 4 in miniature: which photograph a crop comes from", _make_photos),
 }  # fmt: skip
 """The generated tasks by name (``TrainConfig(data="task", task=NAME)``)."""
