@@ -217,10 +217,14 @@ def test_scores_and_figures_from_a_record() -> None:
     assert list(got) == ["a", "b"]
     assert got["a"].mean == pytest.approx(95.0) and got["a"].std == pytest.approx(5.0) and got["b"].std == 0.0
     assert str(got["a"]) == "a: 95.0 ± 5.0 % (n=3)"
-    spec = ex.scores_spec(record)
+    spec = ex.scores_spec(record).validate()
     assert spec.panels[0].series[0].y == [pytest.approx(95.0), pytest.approx(50.0)]
-    assert len(ex.curves_spec(record).panels[0].series) == 6
+    assert len(ex.curves_spec(record).validate().panels[0].series) == 6
+    examples = ex.task_examples_spec("pair", n=3).validate()
+    assert [p.title for p in examples.panels] == [
+        load_task("pair").classes[int(y)] for y in load_task("pair").labels[:3]
+    ]
     record["paper"] = {"source": "paper", "rows": {"a": 81.3}}
-    assert ex.table4_spec(record).panels[0].rows[0][-1] == "81.3"
+    assert ex.table4_spec(record).validate().panels[0].rows[0][-1] == "81.3"
     with pytest.raises(FileNotFoundError, match=r"run_experiments\.py --only nope"):
         ex.load_record("nope")

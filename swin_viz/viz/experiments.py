@@ -137,7 +137,13 @@ def task_examples_spec(task: str, n: int = 6, split: str = "train", title: str =
 
     data = load_task(task, split)
     panels = [
-        Panel(f"{data.classes[int(data.labels[i])]}", "image", z=data.images[i].permute(1, 2, 0).numpy())
+        Panel(
+            f"{data.classes[int(data.labels[i])]}",
+            "image",
+            z=data.images[i].permute(1, 2, 0).numpy(),
+            x_label="pixel column",
+            y_label="pixel row",
+        )
         for i in range(min(n, len(data)))
     ]
     return FigureSpec(title or f"Task {task!r} ({split})", panels, caption=data.name, height=220, columns=len(panels))
