@@ -33,7 +33,8 @@ class TrainConfig:
     data: str = "folder"
     """``folder`` (``root/train``, ``root/val``: ImageNet's layout, the paper's data; needs ``data_root``),
     ``digits`` (scikit-learn's bundled digits, the offline data of the book's CPU runs), ``cifar10``,
-    ``shards`` (webdataset shards from ``python -m swin_viz.data.shards``) or ``synthetic`` (throughput only)."""
+    ``shards`` (webdataset shards from ``python -m swin_viz.data.shards``), ``synthetic`` (throughput only) or
+    ``task`` (a generated, controlled task of :mod:`swin_viz.data.tasks`, named by ``task``)."""
     data_root: str | None = None
     task: str = ""
     """For ``data="task"``: a generated, controlled task of :mod:`swin_viz.data.tasks` (``pair``, ``wrap``,
