@@ -23,6 +23,7 @@ def execute(path: Path) -> None:
     client.execute()
     nb.metadata.pop("widgets", None)  # live widgets' state (megabytes of plotly.js) never goes into git
     for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # nbclient's timestamps: noise in every diff and merge
         if cell.cell_type != "code":
             continue
         if not cell.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT"):

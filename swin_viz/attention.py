@@ -50,9 +50,11 @@ class WindowAttention(nn.Module):
         attn_drop: float = 0.0,
         proj_drop: float = 0.0,
         attn_impl: str = "auto",
+        relative_position: bool = True,
     ) -> None:
         super().__init__()
         check_positive(dim, "dim")
+        check_bool(relative_position, "relative_position")
         check_positive(num_heads, "num_heads")
         check_positive(window_size, "window_size")
         check_bool(qkv_bias, "qkv_bias")
@@ -71,7 +73,10 @@ class WindowAttention(nn.Module):
         self.attn_drop = attn_drop
 
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
-        self.relative_bias = RelativePositionBias(window_size, num_heads)
+        # Ablation (paper Table 4, "no pos."/"abs. pos."): without the table, attention inside a window is blind to
+        # where its tokens are.
+        self.relative_position = relative_position
+        self.relative_bias = RelativePositionBias(window_size, num_heads) if relative_position else None
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
@@ -111,7 +116,7 @@ class WindowAttention(nn.Module):
 
         qkv = self.qkv(x).reshape(Bw, N, 3, h, d).permute(2, 0, 3, 1, 4)  # (3, Bw, h, N, d)
         q, k, v = self.q(qkv[0]), self.k(qkv[1]), self.v(qkv[2])
-        bias = self.rel_bias(self.relative_bias(window))  # (h, N, N)
+        bias = self.rel_bias(self.relative_bias(window)) if self.relative_bias is not None else None  # (h, N, N)
 
         nW = 1
         if mask is not None:
@@ -124,7 +129,9 @@ class WindowAttention(nn.Module):
                 raise ValueError(f"mask must be (nW, {N}, {N}) with nW dividing {Bw} windows, got {tuple(mask.shape)}")
 
         if self.uses_explicit_path():
-            logits = (q * self.scale) @ k.transpose(-2, -1) + bias  # (Bw, h, N, N)
+            logits = (q * self.scale) @ k.transpose(-2, -1)  # (Bw, h, N, N)
+            if bias is not None:
+                logits = logits + bias
             if mask is not None:
                 logits = (logits.view(Bw // nW, nW, h, N, N) + mask[None, :, None]).view(Bw, h, N, N)
             probs = self.probs(torch.softmax(self.logits(logits), dim=-1))
@@ -137,7 +144,7 @@ class WindowAttention(nn.Module):
         return self.out(self.proj_drop(self.proj(ctx)))
 
     def _fused(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor | None
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None, mask: torch.Tensor | None
     ) -> torch.Tensor:
         """SDPA with ``bias (+ mask)`` as additive ``attn_mask``, without materialising a per-image copy of it.
 
@@ -147,11 +154,12 @@ class WindowAttention(nn.Module):
         Bw, h, N, d = q.shape
         drop = self.attn_drop if self.training else 0.0
         if mask is None:
-            attn_mask = bias.to(q.dtype)[None]
+            attn_mask = bias.to(q.dtype)[None] if bias is not None else None
             return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=drop, scale=self.scale)
         nW = mask.shape[0]
         B = Bw // nW
-        attn_mask = (bias[None] + mask[:, None]).to(q.dtype).reshape(1, nW * h, N, N)
+        full = mask[:, None].expand(nW, h, N, N) if bias is None else bias[None] + mask[:, None]
+        attn_mask = full.to(q.dtype).reshape(1, nW * h, N, N)
         q, k, v = (t.reshape(B, nW * h, N, d) for t in (q, k, v))
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=drop, scale=self.scale)
         return ctx.reshape(Bw, h, N, d)
@@ -159,4 +167,5 @@ class WindowAttention(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"dim={self.dim}, num_heads={self.num_heads}, window_size={self.window_size}, attn_impl={self.attn_impl!r}"
+            + ("" if self.relative_position else ", relative_position=False")
         )

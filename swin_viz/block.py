@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validate import check_bhwc, check_positive, check_positive_number, check_rate, check_shift, pair
+from ._validate import check_bhwc, check_bool, check_positive, check_positive_number, check_rate, check_shift, pair
 from .attention import WindowAttention
 from .hooks import HookPoint
 from .shift import cyclic_shift, reverse_cyclic_shift, shifted_window_mask
@@ -91,10 +91,13 @@ class SwinBlock(nn.Module):
         attn_drop: float = 0.0,
         drop_path: float = 0.0,
         attn_impl: str = "auto",
+        attn_mask: bool = True,
+        relative_position: bool = True,
     ) -> None:
         super().__init__()
         check_positive(dim, "dim")
         check_positive(window_size, "window_size")
+        check_bool(attn_mask, "attn_mask")
         check_shift(pair(window_size, "window_size"), pair(shift_size, "shift_size", minimum=0))
         check_positive_number(mlp_ratio, "mlp_ratio")
         if int(dim * mlp_ratio) < 1:
@@ -104,12 +107,16 @@ class SwinBlock(nn.Module):
         self.window_size = window_size
         self.shift_size = shift_size
         self.mlp_ratio = mlp_ratio
+        self.use_attn_mask = attn_mask
+        """Ablation: ``False`` lets shifted windows attend across the wrapped-around regions (no mask added)."""
 
         self.input = HookPoint()
         self.norm1 = nn.LayerNorm(dim)
         self.shifted = HookPoint()
         self.windows = HookPoint()
-        self.attn = WindowAttention(dim, num_heads, window_size, qkv_bias, attn_drop, drop, attn_impl)
+        self.attn = WindowAttention(
+            dim, num_heads, window_size, qkv_bias, attn_drop, drop, attn_impl, relative_position=relative_position
+        )
         self.attn_out = HookPoint()
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim)
@@ -134,7 +141,8 @@ class SwinBlock(nn.Module):
         y = self.shifted(y)
 
         windows = self.windows(window_partition(y, window).reshape(-1, window[0] * window[1], C))
-        mask = shifted_window_mask(Hp, Wp, window, shift, device=x.device) if shifted else None
+        use_mask = shifted and self.use_attn_mask
+        mask = shifted_window_mask(Hp, Wp, window, shift, device=x.device) if use_mask else None
         y = self.attn(windows, mask=mask, window=window)  # (B*nW, N, C)
 
         y = window_reverse(y.reshape(-1, window[0], window[1], C), window, Hp, Wp)
@@ -151,4 +159,5 @@ class SwinBlock(nn.Module):
         return (
             f"{kind}: dim={self.dim}, num_heads={self.num_heads}, window_size={self.window_size}, "
             f"shift_size={self.shift_size}, mlp_ratio={self.mlp_ratio}"
+            + ("" if self.use_attn_mask or not self.shift_size else ", attn_mask=False")
         )

@@ -36,6 +36,7 @@ from .patches import PatchEmbed
 
 __all__ = [
     "CONFIGS",
+    "POSITIONS",
     "SwinConfig",
     "SwinStage",
     "SwinTransformer",
@@ -70,6 +71,9 @@ class SwinStage(nn.Module):
         attn_drop: float = 0.0,
         drop_path: Sequence[float] = (),
         attn_impl: str = "auto",
+        shift: bool = True,
+        attn_mask: bool = True,
+        relative_position: bool = True,
     ) -> None:
         super().__init__()
         if not is_int(depth) or depth < 1:
@@ -83,9 +87,9 @@ class SwinStage(nn.Module):
         self.downsample = PatchMerging(downsample_from, dim) if downsample_from is not None else None
         for j in range(depth):
             block = SwinBlock(
-                dim, num_heads, window_size, shift_size=0 if j % 2 == 0 else window_size // 2,
+                dim, num_heads, window_size, shift_size=window_size // 2 if shift and j % 2 == 1 else 0,
                 mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop, attn_drop=attn_drop,
-                drop_path=drop_path[j], attn_impl=attn_impl,
+                drop_path=drop_path[j], attn_impl=attn_impl, attn_mask=attn_mask, relative_position=relative_position,
             )  # fmt: skip
             self.add_module(f"block{j}", block)
         self.out = HookPoint()
@@ -124,7 +128,18 @@ class SwinConfig:
     attn_drop_rate: float = 0.0
     drop_path_rate: float = 0.2
     patch_norm: bool = True
+    shift: bool = True
+    """Ablation: ``False`` makes every block W-MSA (no shifted windows; paper Table 4, "w/o shifting")."""
+    attn_mask: bool = True
+    """Ablation: ``False`` drops the shifted-window mask, so wrapped-around regions attend to each other."""
+    position: str = "relative"
+    """``"relative"`` (the paper's bias table), ``"absolute"`` (a learned embedding added after the patch embedding,
+    the official code's ``ape``; needs ``img_size``) or ``"none"`` (paper Table 4's three rows)."""
+    img_size: int = 224
+    """Input side the absolute position embedding is made for (used only with ``position="absolute"``)."""
 
+
+POSITIONS = ("relative", "absolute", "none")
 
 CONFIGS: dict[str, SwinConfig] = {
     "swin_t": SwinConfig(96, (2, 2, 6, 2), (3, 6, 12, 24), drop_path_rate=0.2),
@@ -159,6 +174,10 @@ class SwinTransformer(nn.Module):
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.2,
         patch_norm: bool = True,
+        shift: bool = True,
+        attn_mask: bool = True,
+        position: str = "relative",
+        img_size: int = 224,
         attn_impl: str = "auto",
         grad_checkpointing: bool = False,
     ) -> None:
@@ -171,9 +190,16 @@ class SwinTransformer(nn.Module):
         for value, what in ((drop_rate, "drop_rate"), (attn_drop_rate, "attn_drop_rate"),
                             (drop_path_rate, "drop_path_rate")):  # fmt: skip
             check_rate(value, what)
-        for value, what in ((qkv_bias, "qkv_bias"), (patch_norm, "patch_norm"),
-                            (grad_checkpointing, "grad_checkpointing")):  # fmt: skip
+        for value, what in ((qkv_bias, "qkv_bias"), (patch_norm, "patch_norm"), (shift, "shift"),
+                            (attn_mask, "attn_mask"), (grad_checkpointing, "grad_checkpointing")):  # fmt: skip
             check_bool(value, what)
+        if position not in POSITIONS:
+            raise ValueError(f"position must be one of {POSITIONS}, got {position!r}")
+        check_positive(img_size, "img_size")
+        if position == "absolute" and img_size % patch_size:
+            raise ValueError(
+                f"position='absolute' needs img_size {img_size} to be a multiple of patch_size {patch_size}"
+            )
         if isinstance(depths, (str, bytes)) or isinstance(num_heads, (str, bytes)):
             raise ValueError(f"depths and num_heads must be sequences of ints, got {depths!r} and {num_heads!r}")
         depths, num_heads = tuple(depths), tuple(num_heads)
@@ -192,13 +218,18 @@ class SwinTransformer(nn.Module):
             raise ValueError(f"attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}")
         self.config = SwinConfig(
             embed_dim, depths, num_heads, window_size, patch_size, in_chans, num_classes, mlp_ratio, qkv_bias,
-            drop_rate, attn_drop_rate, drop_path_rate, patch_norm,
+            drop_rate, attn_drop_rate, drop_path_rate, patch_norm, shift, attn_mask, position, img_size,
         )  # fmt: skip
         self.num_stages = len(depths)
         self.num_features = embed_dim * 2 ** (self.num_stages - 1)
         self.num_classes = num_classes
 
         self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim, patch_norm)
+        self.absolute_pos_embed: nn.Parameter | None = None
+        if position == "absolute":  # the official code's ape: one learned vector per token of an img_size image
+            grid = img_size // patch_size
+            self.absolute_pos_embed = nn.Parameter(torch.zeros(1, grid, grid, embed_dim))
+            nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
         self.pos_drop = nn.Dropout(drop_rate)
         # Stochastic depth grows linearly from 0 to drop_path_rate over all blocks.
         total = sum(depths)
@@ -209,7 +240,8 @@ class SwinTransformer(nn.Module):
                 embed_dim * 2**i, depth, heads, window_size,
                 downsample_from=embed_dim * 2 ** (i - 1) if i > 0 else None,
                 mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
-                drop_path=rates[first : first + depth], attn_impl=attn_impl,
+                drop_path=rates[first : first + depth], attn_impl=attn_impl, shift=shift, attn_mask=attn_mask,
+                relative_position=position == "relative",
             )  # fmt: skip
             self.add_module(f"stage{i + 1}", stage)
         self.norm = nn.LayerNorm(self.num_features)
@@ -241,9 +273,22 @@ class SwinTransformer(nn.Module):
                 block.attn.attn_impl = attn_impl
 
     # ------------------------------------------------------------------------------------------------- forward
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in_chans, H, W) -> (B, H/p, W/p, C)``: patch embedding, plus the absolute embedding if any."""
+        x = self.patch_embed(x)
+        if self.absolute_pos_embed is not None:
+            grid = tuple(self.absolute_pos_embed.shape[1:3])
+            if tuple(x.shape[1:3]) != grid:
+                raise ValueError(
+                    f"position='absolute' was built for img_size={self.config.img_size} ({grid[0]}x{grid[1]} tokens); "
+                    f"got {x.shape[1]}x{x.shape[2]} tokens; build the model with the input's img_size"
+                )
+            x = x + self.absolute_pos_embed
+        return self.pos_drop(x)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W) -> (B, H/32, W/32, 8C)`` after the final LayerNorm."""
-        x = self.pos_drop(self.patch_embed(x))
+        x = self.embed(x)
         for stage in self.stages:
             x = stage(x)
         return self.normed(self.norm(x))
@@ -260,7 +305,7 @@ class SwinTransformer(nn.Module):
         """Multi-scale feature maps for detection/segmentation: ``{"stage1": (B, C, H/4, W/4), ...,
         "stage4": (B, 8C, H/32, W/32)}``, channels-first as FPN-style necks expect (no final norm)."""
         out = {}
-        x = self.pos_drop(self.patch_embed(x))
+        x = self.embed(x)
         for i, stage in enumerate(self.stages):
             x = stage(x)
             out[f"stage{i + 1}"] = x.permute(0, 3, 1, 2)
@@ -307,7 +352,7 @@ class SwinTransformer(nn.Module):
         last = max(take)
         stages = self.stages[: last + 1] if stop_early or intermediates_only else self.stages
         intermediates: list[torch.Tensor] = []
-        x = self.pos_drop(self.patch_embed(x))
+        x = self.embed(x)
         for i, stage in enumerate(stages):
             x = stage(x)
             if i in take:
@@ -351,7 +396,10 @@ class SwinTransformer(nn.Module):
         return [info.as_dict() for info in self.stage_info(H, W)]
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
+        cfg = asdict(self.config)
+        if cfg["position"] != "absolute":
+            cfg.pop("img_size")  # used only by the absolute embedding
+        return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in cfg.items())
 
 
 def _init_weights(m: nn.Module) -> None:

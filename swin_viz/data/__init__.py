@@ -7,7 +7,8 @@ augmented, how they are batched.
 * :mod:`~swin_viz.data.augment`: batch augmentation on the device (crops of in-memory sets, RandAugment and
   random erasing through kornia, Mixup/CutMix);
 * :mod:`~swin_viz.data.loaders`: :class:`DeviceLoader` (in memory), :class:`StreamingLoader` (worker processes),
-  :class:`SyntheticLoader`; :mod:`~swin_viz.data.shards`: webdataset shards.
+  :class:`SyntheticLoader`; :mod:`~swin_viz.data.shards`: webdataset shards;
+* :mod:`~swin_viz.data.tasks`: generated, controlled tasks, each isolating one mechanism (the book's experiments).
 """
 
 from .augment import BatchAugment, MixupCutmix, augment_batch, mixup_cutmix, parse_randaugment

@@ -18,7 +18,7 @@ from .finetune import PAPER_FINETUNE
 
 __all__ = ["PRESETS", "SMALL_MODEL", "TrainConfig", "recipe_text"]
 
-DATA_CHOICES = ("digits", "cifar10", "folder", "shards", "synthetic")
+DATA_CHOICES = ("digits", "cifar10", "folder", "shards", "synthetic", "task")
 LOADER_CHOICES = ("auto", "memory", "stream")
 SWITCH_CHOICES = ("auto", "on", "off")
 AMP_CHOICES = ("auto", "bf16", "off")
@@ -35,8 +35,14 @@ class TrainConfig:
     data: str = "folder"
     """``folder`` (``root/train``, ``root/val``: ImageNet's layout, the paper's data; needs ``data_root``),
     ``digits`` (scikit-learn's bundled digits, the offline data of the book's CPU runs), ``cifar10``,
-    ``shards`` (webdataset shards from ``python -m swin_viz.data.shards``) or ``synthetic`` (throughput only)."""
+    ``shards`` (webdataset shards from ``python -m swin_viz.data.shards``), ``synthetic`` (throughput only) or
+    ``task`` (a generated, controlled task of :mod:`swin_viz.data.tasks`, named by ``task``)."""
     data_root: str | None = None
+    task: str = ""
+    """For ``data="task"``: a generated, controlled task of :mod:`swin_viz.data.tasks` (``pair``, ``wrap``,
+    ``arrangement``, ``photos``); its image size is the task's."""
+    task_seed: int = 0
+    """The seed that generates the task's images (fixed across model seeds unless changed)."""
     loader: str = "auto"
     """For ``folder``: ``memory`` (decode once, batches on the device), ``stream`` (DataLoader workers), or
     ``auto`` (memory when the decoded set fits in 2.5 GB per rank)."""
@@ -115,7 +121,13 @@ class TrainConfig:
         return self.lr if self.lr is not None else 1e-3 * self.batch_size / 1024
 
     def resolved_image_size(self) -> int:
-        return self.image_size or DEFAULT_SIZES[self.data]
+        if self.image_size:
+            return self.image_size
+        if self.data == "task":
+            from ..data.tasks import TASKS
+
+            return TASKS[self.task].image_size if self.task in TASKS else 32
+        return DEFAULT_SIZES[self.data]
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming every field whose value cannot give a sensible run; return ``self``."""
@@ -135,6 +147,11 @@ class TrainConfig:
         need(self.model in registered_models(), "model", f"choose one of {registered_models()}")
         need(self.data not in ("cifar10", "folder", "shards") or bool(self.data_root), "data_root",
              f"--data {self.data} needs --data-root PATH")  # fmt: skip
+        if self.data == "task":
+            from ..data.tasks import task_names
+
+            need(self.task in task_names(), "task", f"--data task needs --task, one of {task_names()}")
+        need(is_int(self.task_seed) and self.task_seed >= 0, "task_seed", "must be an int >= 0")
         need(self.loader in LOADER_CHOICES, "loader", f"choose one of {LOADER_CHOICES}")
         need(is_int(self.workers) and self.workers >= 0, "workers", "must be an int >= 0")
         need(self.image_size is None or (is_int(self.image_size) and self.image_size >= 4), "image_size",

@@ -92,6 +92,11 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
                                             f"decoded and cropped from the full-resolution files")  # fmt: skip
         train_set = D.load_image_folder(tr_index, size, store_size=store)
         val_set = D.load_image_folder(va_index, size)
+    elif cfg.data == "task":  # generated, controlled data (swin_viz.data.tasks): fixed by task_seed
+        from ..data.tasks import load_task
+
+        train_set = load_task(cfg.task, "train", cfg.task_seed)
+        val_set = load_task(cfg.task, "val", cfg.task_seed)
     else:
         train_set = D.load_dataset(cfg.data, root=cfg.data_root, size=size, split="train")
         val_set = D.load_dataset(cfg.data, root=cfg.data_root, size=size, split="test" if cfg.data == "cifar10"

@@ -14,12 +14,12 @@ __all__ = ["build_optimizer", "lr_at", "param_groups", "soft_cross_entropy", "wa
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Two AdamW groups: decay on weight matrices; none on norms, biases and relative position bias tables."""
+    """Two AdamW groups: decay on weight matrices; none on norms, biases, position bias tables and embeddings."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        if p.ndim <= 1 or name.endswith("relative_bias.table"):
+        if p.ndim <= 1 or name.endswith("relative_bias.table") or name == "absolute_pos_embed":
             no_decay.append(p)
         else:
             decay.append(p)
