@@ -141,3 +141,18 @@ def test_every_registered_explorer_replays_its_changes_without_errors(name: str)
         assert "Could not draw" not in ex.message.value, (name, change, ex.message.value)
     assert len(ex.timings) == len(entry.changes)
     assert len(entry.static().layout.sliders[0].steps) >= 2
+
+
+def test_panel_domains_stay_inside_the_figure_for_every_grid() -> None:
+    """Eight panels in one row once gave an x domain ending at 1.0000000000000002, which plotly refuses."""
+    import numpy as np
+
+    from swin_viz import viz
+    from swin_viz.viz.render import _geometry
+
+    spec = viz.FigureSpec("grid", [viz.Panel(f"p{i}", "image", z=np.zeros((4, 4, 3), dtype=np.uint8), x_label="x",
+                                             y_label="y") for i in range(8)])  # fmt: skip
+    for cols in range(1, 9):
+        for xdomain, ydomain in _geometry(spec, cols)["panels"]:
+            assert 0 <= xdomain[0] < xdomain[1] <= 1 and 0 <= ydomain[0] < ydomain[1] <= 1, cols
+    viz.to_plotly(spec)  # builds without plotly's range error

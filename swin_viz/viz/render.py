@@ -165,7 +165,9 @@ def _geometry(spec: FigureSpec, cols: int) -> dict:
         r, c = divmod(i, cols)
         x0 = c * (width + hspace)
         y1 = 1.0 - r * (tall + vspace)
-        panels.append(([x0, x0 + width], [max(y1 - tall, 0.0), y1]))
+        # Rounding can put the last edge a hair past 1 (e.g. 1.0000000000000002 with 8 columns): plotly refuses it.
+        xdomain = [round(x0, 9), min(round(x0 + width, 9), 1.0)]
+        panels.append((xdomain, [max(round(y1 - tall, 9), 0.0), min(round(y1, 9), 1.0)]))
     return dict(cols=cols, rows=rows, panels=panels, caption=caption, height=spec.height * rows + 40 * lines,
                 margin_t=100 + 16 * lines)  # fmt: skip
 
