@@ -27,9 +27,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHAPTER = "03_window_attention.ipynb"
-"""A chapter with a live explorer (window partition) that runs in ~15 s."""
+"""A chapter with a browser explorer (window partition, an anywidget) that runs in ~15 s."""
 FLOPS_CHAPTER = "01_why_windows.ipynb"
-"""The chapter whose live FLOPs explorer has a table (10 rows of 3 cells and a header)."""
+"""The chapter whose live (Python) FLOPs explorer has a table (10 rows of 3 cells and a header)."""
 
 
 def _free_port() -> int:
@@ -157,7 +157,42 @@ def test_chapter_runs_and_a_slider_redraws_the_figure(lab, tab) -> None:
 def _check_chapter(tab, url: str, token: str, folder: Path) -> None:
     _open_and_run(tab, url, token, CHAPTER, timeout_s=240)
     panel = tab.locator(".jp-NotebookPanel:visible")
-    explorer = panel.locator(".widget-vbox", has=tab.locator("b", has_text="Window partition")).first
+    explorer = panel.locator(".swin-viz", has=tab.locator("h4", has_text="Window partition")).first
+    explorer.wait_for(timeout=30_000)
+    explorer.scroll_into_view_if_needed()
+    panels = explorer.locator(".swin-viz-panels")
+    before = panels.text_content()
+    assert "padded by (4, 4) to 14 x 14" in before, before  # the chapter's opening state: 10 x 10, M = 7
+    # The explorer fits its cell, and a slider track stays usable.
+    widths = explorer.evaluate("""(el) => [el.getBoundingClientRect().width,
+        el.closest('.jp-OutputArea-output').getBoundingClientRect().width]""")  # fmt: skip
+    assert 0 < widths[0] <= widths[1] + 1, f"explorer {widths[0]} px in a {widths[1]} px cell"
+    slider = explorer.locator("input[data-key='H']")
+    box = slider.bounding_box()
+    assert box["width"] >= 100
+    tab.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # H to (nearly) its maximum
+    tab.wait_for_function("([el, old]) => el.textContent !== old", arg=[panels.element_handle(), before],
+                          timeout=30_000)  # fmt: skip
+    tab.screenshot(path=str(folder / "lab.png"))
+    assert "windows of 49 tokens" in panels.text_content()
+    # Saving writes no widget state (lab.sh's settings) and keeps the notebook small.
+    tab.evaluate("() => jupyterapp.commands.execute('docmanager:save')")
+    tab.wait_for_timeout(1500)
+    saved = json.loads((folder / CHAPTER).read_text())
+    assert "widgets" not in saved["metadata"], "JupyterLab saved widget state into the notebook"
+
+
+def test_live_explorer_slider_redraws_the_figure(lab, tab) -> None:
+    """A Python explorer (ipywidgets + plotly) recomputes in the kernel when a slider moves."""
+    url, token, folder = lab
+    with _screenshot_on_error(tab, folder, "live"):
+        _check_live_explorer(tab, url, token)
+
+
+def _check_live_explorer(tab, url: str, token: str) -> None:
+    _open_and_run(tab, url, token, FLOPS_CHAPTER, timeout_s=240)
+    panel = tab.locator(".jp-NotebookPanel:visible")
+    explorer = panel.locator(".widget-vbox", has=tab.locator("b", has_text="Counting MACs")).first
     explorer.scroll_into_view_if_needed()
     figure = explorer.locator(".js-plotly-plot").first
     figure.wait_for(timeout=30_000)
@@ -172,24 +207,16 @@ def _check_chapter(tab, url: str, token: str, folder: Path) -> None:
     # Controls keep their width (they wrap rather than shrink): a slider track stays usable.
     track = explorer.locator(".widget-slider .noUi-target, .widget-slider .slider-container").first
     assert track.bounding_box()["width"] >= 100
-    handle = explorer.locator(".widget-slider .noUi-handle").first  # H (rows)
+    handle = explorer.locator(".widget-slider .noUi-handle").first  # tokens/side h
     handle.scroll_into_view_if_needed()
     tab.mouse.wheel(0, 200)  # the slider clear of the bottom edge
     tab.wait_for_timeout(300)
     _drag(tab, handle, -40)
     plot = figure.element_handle()
-    try:
-        tab.wait_for_function("([el, old]) => el.querySelector('.gtitle').textContent !== old", arg=[plot, before],
-                              timeout=30_000)  # fmt: skip
-    finally:
-        tab.screenshot(path=str(folder / "lab.png"))
+    tab.wait_for_function("([el, old]) => el.querySelector('.gtitle').textContent !== old", arg=[plot, before],
+                          timeout=30_000)  # fmt: skip
     after = plot.evaluate("(el) => el.querySelector('.gtitle').textContent")
-    assert after != before and "Window partition" in after, (before, after)
-    # Saving writes no widget state (lab.sh's settings) and keeps the notebook small.
-    tab.evaluate("() => jupyterapp.commands.execute('docmanager:save')")
-    tab.wait_for_timeout(1500)
-    saved = json.loads((folder / CHAPTER).read_text())
-    assert "widgets" not in saved["metadata"], "JupyterLab saved widget state into the notebook"
+    assert after != before and "Counting the work" in after, (before, after)
 
 
 def test_browser_explorer_syncs_with_python(lab, tab) -> None:
