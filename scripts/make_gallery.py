@@ -48,8 +48,8 @@ SECTIONS = {
     ),
     "shift": (
         "The cyclic shift",
-        "The naive shifted windows beside the rolled map with its regular windows, the regions "
-        "(and the popular explanations' A/B/C areas) moving with their tokens, and the roll back.",
+        "The naive shifted windows (more windows, some partial) beside the rolled map with its regular windows, "
+        "and the nine regions travelling with their tokens.",
     ),
     "mask": (
         "The attention mask",
