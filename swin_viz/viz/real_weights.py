@@ -25,8 +25,9 @@ from ..block import SwinBlock
 from ..checkpoints import LoadReport
 from ..model import SwinTransformer
 from ..pretrained import IMAGENET_ENV, imagenet_swin_t_from_env
+from ..probes import RF_THRESHOLD
 from . import palette
-from .attention_maps import PHOTO_QUERY, RF_THRESHOLD, attention_maps_static
+from .attention_maps import PHOTO_QUERY, attention_maps_static
 from .images import load_image, normalize
 from .relative_position import relative_position_static
 from .render import to_plotly
