@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import assert_print_figure_shows
 
 import swin_viz
 from swin_viz import count_macs, measure_macs, omega_msa, omega_wmsa
@@ -20,7 +21,7 @@ from swin_viz.viz.flops import (
     measured_macs,
     meta_model,
 )
-from swin_viz.viz.render import to_matplotlib, to_plotly
+from swin_viz.viz.render import to_plotly
 
 G = 1e9
 
@@ -100,7 +101,7 @@ def test_measured_on_meta_equals_measured_for_real() -> None:
 def test_both_backends_draw(state: dict) -> None:
     spec = flops_spec(**state)
     assert [t.type for t in to_plotly(spec).data] == ["scatter"] * 3 + ["bar"] * len(KINDS) + ["table"]
-    assert to_matplotlib(spec) is not None
+    assert_print_figure_shows(spec)
 
 
 def test_clamp_explains() -> None:

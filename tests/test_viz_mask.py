@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import assert_print_figure_shows
 
 import swin_viz
 from swin_viz import region_labels, shifted_window_mask, window_partition
 from swin_viz.viz import mask as mask_module
-from swin_viz.viz import to_matplotlib, to_plotly
+from swin_viz.viz import to_plotly
 from swin_viz.viz.mask import (
     BENCH_CHANGES,
     BLOCK_DIM,
@@ -109,7 +110,7 @@ def test_caption_reports_the_mass_on_other_regions() -> None:
 def test_both_backends_draw(state: dict) -> None:
     spec = mask_spec(**state)
     assert len(heatmaps(to_plotly(spec))) == 4
-    assert to_matplotlib(spec) is not None
+    assert_print_figure_shows(spec)
 
 
 def test_explorer_headless_without_extra_forward_passes(monkeypatch: pytest.MonkeyPatch) -> None:

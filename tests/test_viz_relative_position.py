@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import assert_print_figure_shows
 
 import swin_viz
 from swin_viz import RelativePositionBias, relative_offsets, relative_position_index
@@ -20,7 +21,7 @@ from swin_viz.viz.relative_position import (
     relative_position_spec,
     relative_position_static,
 )
-from swin_viz.viz.render import to_matplotlib, to_plotly
+from swin_viz.viz.render import to_plotly
 
 STATES = [(2, 0, 0), (2, 3, 2), (4, 5, 1), (7, 24, 0), (7, 48, 2), (12, 77, 1)]
 
@@ -126,7 +127,7 @@ def test_both_backends_draw(M: int, query: int, head: int) -> None:
                  relative_position_spec(M=min(M, 4), query=query % min(M, 4) ** 2, head=head % 2)):  # fmt: skip
         fig = to_plotly(spec)
         assert len(heatmaps(fig)) == 4
-        assert to_matplotlib(spec) is not None
+        assert_print_figure_shows(spec)
 
 
 def test_clamp_explains() -> None:

@@ -7,6 +7,7 @@ import fnmatch
 import numpy as np
 import pytest
 import torch
+from conftest import assert_print_figure_shows
 
 from swin_viz.viz import shapes
 from swin_viz.viz.render import to_matplotlib, to_plotly
@@ -105,7 +106,7 @@ def test_parse_size_and_clamp() -> None:
 def test_both_backends_draw(state: dict) -> None:
     spec = shapes_spec(**state)
     assert [t.type for t in to_plotly(spec).data] == ["table", "bar"]
-    assert to_matplotlib(spec) is not None
+    assert_print_figure_shows(spec)
     empty = shapes_spec(stage="stage1", filter="nothing*", size="96")  # no match: empty table, still draws
     assert empty.panels[0].rows == [] and "no tensor" in empty.caption
     to_plotly(empty)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import assert_print_figure_shows
 
 from swin_viz import cyclic_shift, region_labels, reverse_cyclic_shift, shifted_window_mask, window_partition
-from swin_viz.viz import palette, to_matplotlib, to_plotly
+from swin_viz.viz import palette, to_plotly
 from swin_viz.viz.shift import BENCH_CHANGES, STATIC_STATES, shift_clamp, shift_explorer, shift_spec, shift_static
 
 STATES = [dict(H=8, W=8, M=4, s=2), dict(H=8, W=8, M=4, s=0), dict(H=14, W=14, M=7, s=3), dict(H=12, W=16, M=4, s=1),
@@ -110,7 +111,7 @@ def test_both_backends_draw(state: dict) -> None:
     spec = shift_spec(**state)
     fig = to_plotly(spec)
     assert len(heatmaps(fig)) == 3
-    assert to_matplotlib(spec) is not None
+    assert_print_figure_shows(spec)
 
 
 def test_explorer_headless() -> None:
