@@ -166,16 +166,17 @@ def book_page(student: nbformat.NotebookNode, instructor: nbformat.NotebookNode)
     """The book's page for a lab, from its student and instructor releases: the student's notebook, each solution in
     a collapsed block after its stub."""
     student = nbformat.from_dict(student)
-    solutions = [_solution_code(c) for c in instructor.cells if SOLUTION_TAG in _tags(c)]
+    solutions = [(c.cell_type, _solution_code(c)) for c in instructor.cells if SOLUTION_TAG in _tags(c)]
     markdown = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")
     labels = iter(re.findall(r":label: ([\w-]+)", markdown))
     cells, k = [], 0
     for cell in student.cells:
         cells.append(cell)
-        if ANSWER_TAG in _tags(cell) and cell.cell_type == "code":
+        if ANSWER_TAG in _tags(cell):  # a code answer, or a written one (an Otter manual question)
             label = next(labels)
-            cells.append(nbformat.v4.new_markdown_cell(
-                f"````{{solution}} {label}\n:class: dropdown\n\n```python\n{solutions[k]}\n```\n````"))  # fmt: skip
+            kind, text = solutions[k]
+            body = f"```python\n{text}\n```" if kind == "code" else text
+            cells.append(nbformat.v4.new_markdown_cell(f"````{{solution}} {label}\n:class: dropdown\n\n{body}\n````"))
             k += 1
     if k != len(solutions):
         raise ValueError(f"{len(solutions)} solutions for {k} answer cells")
