@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import assert_print_figure_shows
+from print_figures import assert_print_figure_shows
 
 import swin_viz
 from swin_viz import RelativePositionBias, relative_offsets, relative_position_index

@@ -7,7 +7,7 @@ import fnmatch
 import numpy as np
 import pytest
 import torch
-from conftest import assert_print_figure_shows
+from print_figures import assert_print_figure_shows
 
 from swin_viz.viz import shapes
 from swin_viz.viz.render import to_matplotlib, to_plotly

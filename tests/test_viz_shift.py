@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import assert_print_figure_shows
+from print_figures import assert_print_figure_shows
 
 from swin_viz import cyclic_shift, region_labels, reverse_cyclic_shift, shifted_window_mask, window_partition
 from swin_viz.viz import palette, to_plotly
