@@ -248,9 +248,9 @@ def _check_flops_table(tab, url: str, token: str) -> None:
     _open_and_run(tab, url, token, FLOPS_CHAPTER, timeout_s=240)
     title = tab.locator("b", has_text="Counting MACs")
     explorer = tab.locator(".jp-NotebookPanel:visible .widget-vbox", has=title).first
-    explorer.scroll_into_view_if_needed()
+    explorer.scroll_into_view_if_needed(timeout=120_000)  # the widget appears when its cell's output renders
     figure = explorer.locator(".js-plotly-plot").first
-    figure.wait_for(timeout=30_000)
+    figure.wait_for(timeout=60_000)
     tab.wait_for_timeout(1000)
     cells = figure.evaluate(
         """(el) => [...el.querySelectorAll('.table .cell-text')].filter(t => {
