@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     def listened() -> None:
         with torch.inference_mode():
-            hooked.run_with_cache(x, names="*.attn.probs")
+            hooked.run_with_cache(x, names="*.attn.hook_probs")
 
     times = time_interleaved(
-        {"hook points, unused": infer(hooked), "no hook points": infer(bare), "cache *.attn.probs": listened},
+        {"hook points, unused": infer(hooked), "no hook points": infer(bare), "cache *.attn.hook_probs": listened},
         args.repeats,
         args.warmup,
         device,

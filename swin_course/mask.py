@@ -4,7 +4,7 @@
   :func:`swin_viz.shifted_window_mask`, on square and non-square maps, two window sizes and two shifts;
 * :func:`check_masked_windows` -- the predicted number of Swin-T stage-1 windows that need any masking;
 * :func:`check_masked_softmax` -- the student's softmax of one window's logits with its mask, against the
-  probabilities a real :class:`swin_viz.SwinBlock` computes (read at its ``attn.probs`` hook point).
+  probabilities a real :class:`swin_viz.SwinBlock` computes (read at its ``attn.hook_probs`` hook point).
 
 Each check names the typical mistake it recognises: a bool or 0/1 mask, the wrong constant, masking the
 wrong pairs, windows numbered in the wrong order, a missing slice, regions of the un-rolled map, a plain
@@ -273,8 +273,8 @@ def softmax_cases(
     """``(name, logits (heads, N, N), mask (N, N), probs (heads, N, N))`` for a few windows of real blocks.
 
     Each map runs a seeded random shifted :class:`~swin_viz.SwinBlock` (dim 16, 2 heads) twice: with the mask
-    replaced by zeros (``logits`` at ``attn.logits``: ``QK^T/sqrt(d) + B``, no mask) and as is (``probs`` at
-    ``attn.probs``). Windows: the first (one region), a window of the last column (two), the last (four).
+    replaced by zeros (``logits`` at ``attn.hook_logits``: ``QK^T/sqrt(d) + B``, no mask) and as is (``probs`` at
+    ``attn.hook_probs``). Windows: the first (one region), a window of the last column (two), the last (four).
     The global RNG is untouched.
     """
     out = []
@@ -284,14 +284,14 @@ def softmax_cases(
             block = SwinBlock(dim=16, num_heads=2, window_size=M, shift_size=s).eval()
             x = 2 * torch.randn(1, H, W, 16)
         with torch.no_grad():
-            with hooks(block, {"attn.mask": lambda module, inputs, out: torch.zeros_like(out)}):
-                _, off = run_with_cache(block, x, names=["attn.logits"])
-            _, on = run_with_cache(block, x, names=["attn.probs", "attn.mask"])
+            with hooks(block, {"attn.hook_mask": lambda module, inputs, out: torch.zeros_like(out)}):
+                _, off = run_with_cache(block, x, names=["attn.hook_logits"])
+            _, on = run_with_cache(block, x, names=["attn.hook_probs", "attn.hook_mask"])
         cols = W // M
-        for w in (0, cols - 1, len(on["attn.mask"]) - 1):
+        for w in (0, cols - 1, len(on["attn.hook_mask"]) - 1):
             n_regions = len(set(window_partition(region_labels(H, W, M, s)[None, :, :, None], M)[w].flatten().tolist()))
             name = f"{H} x {W} map, M={M}: window {w} ({n_regions} region{'s' if n_regions > 1 else ''})"
-            out.append((name, off["attn.logits"][w], on["attn.mask"][w], on["attn.probs"][w]))
+            out.append((name, off["attn.hook_logits"][w], on["attn.hook_mask"][w], on["attn.hook_probs"][w]))
     return out
 
 

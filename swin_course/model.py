@@ -39,11 +39,11 @@ __all__ = [
 ]
 
 CAPTURE_NAMES = (
-    "stage2.block1.attn.probs",
-    "stage1.block0.mlp.hidden",
-    "stage2.downsample.gathered",
-    "stage1.block1.attn.mask",
-    "stage3.out",
+    "stage2.block1.attn.hook_probs",
+    "stage1.block0.mlp.hook_hidden",
+    "stage2.downsample.hook_gathered",
+    "stage1.block1.attn.hook_mask",
+    "stage3.hook_out",
 )
 """Hook points :func:`check_capture` asks for."""
 LEAKAGE_BLOCKS = ("stage1.block1", "stage2.block1")
@@ -154,8 +154,8 @@ _LEAKAGE_SLIPS = {
     "per key": ("you averaged over keys; sum each query's probabilities over its other-region keys, then average "
                 "over queries"),
     "same region": "you measured the attention that stays in the query's own region (mask == 0); leakage is mask != 0",
-    "wrong batch": ("the windows of image b are rows b*nW .. (b+1)*nW - 1 of attn.probs: view probs as (B, nW, heads, "
-                    "N, N) (or mask.repeat(B, 1, 1)), not repeat_interleave"),
+    "wrong batch": ("the windows of image b are rows b*nW .. (b+1)*nW - 1 of attn.hook_probs: view probs as "
+                    "(B, nW, heads, N, N) (or mask.repeat(B, 1, 1)), not repeat_interleave"),
 }  # fmt: skip
 
 

@@ -7,8 +7,8 @@ Each window is an independent sequence of ``N = M*M`` tokens. For every head,
 with the relative position bias ``B`` (:mod:`swin_viz.relative_position`) and, in shifted blocks, the
 region mask (:mod:`swin_viz.shift`). Two paths compute the same numbers:
 
-* **explicit** -- materialises the logits and probabilities, so the hook points ``attn.logits`` and
-  ``attn.probs`` see (and may edit) them;
+* **explicit** -- materialises the logits and probabilities, so the hook points ``attn.hook_logits`` and
+  ``attn.hook_probs`` see (and may edit) them;
 * **fused** -- ``torch.nn.functional.scaled_dot_product_attention`` with bias + mask as an additive
   ``attn_mask``; never builds the ``(B*nW, heads, N, N)`` probabilities in Python.
 
@@ -36,9 +36,9 @@ class WindowAttention(nn.Module):
     Input ``(B*nW, N, C)`` windows of ``N = Mh*Mw`` tokens; output the same shape.
 
     Hook points (shapes for ``Bw = B*nW`` windows, ``h`` heads, ``d = C/h``):
-    ``q``, ``k``, ``v`` ``(Bw, h, N, d)``; ``rel_bias`` ``(h, N, N)``; ``mask`` ``(nW, N, N)`` (shifted blocks
-    only); ``logits`` and ``probs`` ``(Bw, h, N, N)`` (explicit path only); ``context`` ``(Bw, N, C)`` (heads
-    concatenated, before the projection); ``out`` ``(Bw, N, C)``.
+    ``hook_q``, ``hook_k``, ``hook_v`` ``(Bw, h, N, d)``; ``hook_rel_bias`` ``(h, N, N)``; ``hook_mask``
+    ``(nW, N, N)`` (shifted blocks only); ``hook_logits`` and ``hook_probs`` ``(Bw, h, N, N)`` (explicit path
+    only); ``hook_context`` ``(Bw, N, C)`` (heads concatenated, before the projection); ``hook_out`` ``(Bw, N, C)``.
     """
 
     def __init__(
@@ -80,19 +80,19 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-        self.q, self.k, self.v = HookPoint(), HookPoint(), HookPoint()
-        self.rel_bias = HookPoint()
-        self.mask = HookPoint()
-        self.logits = HookPoint()
-        self.probs = HookPoint()
-        self.context = HookPoint()
-        self.out = HookPoint()
+        self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
+        self.hook_rel_bias = HookPoint()
+        self.hook_mask = HookPoint()
+        self.hook_logits = HookPoint()
+        self.hook_probs = HookPoint()
+        self.hook_context = HookPoint()
+        self.hook_out = HookPoint()
 
     def uses_explicit_path(self) -> bool:
         """Whether the next forward materialises logits and probabilities."""
         if self.attn_impl == "explicit":
             return True
-        listening = self.logits.has_hooks() or self.probs.has_hooks()
+        listening = self.hook_logits.has_hooks() or self.hook_probs.has_hooks()
         if self.attn_impl == "fused" and listening:
             raise ValueError(
                 "attn_impl='fused' never materialises attention logits/probs, so hooks on them would not run; "
@@ -115,15 +115,15 @@ class WindowAttention(nn.Module):
         h, d = self.num_heads, self.head_dim
 
         qkv = self.qkv(x).reshape(Bw, N, 3, h, d).permute(2, 0, 3, 1, 4)  # (3, Bw, h, N, d)
-        q, k, v = self.q(qkv[0]), self.k(qkv[1]), self.v(qkv[2])
-        bias = self.rel_bias(self.relative_bias(window)) if self.relative_bias is not None else None  # (h, N, N)
+        q, k, v = self.hook_q(qkv[0]), self.hook_k(qkv[1]), self.hook_v(qkv[2])
+        bias = self.hook_rel_bias(self.relative_bias(window)) if self.relative_bias is not None else None  # (h, N, N)
 
         nW = 1
         if mask is not None:
             if not isinstance(mask, torch.Tensor) or mask.dim() != 3 or mask.shape[1:] != (N, N) or mask.shape[0] < 1:
                 got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
                 raise ValueError(f"mask must be (nW, {N}, {N}) with nW dividing {Bw} windows, got {got}")
-            mask = self.mask(mask)
+            mask = self.hook_mask(mask)
             nW = mask.shape[0]
             if Bw % nW:
                 raise ValueError(f"mask must be (nW, {N}, {N}) with nW dividing {Bw} windows, got {tuple(mask.shape)}")
@@ -134,14 +134,14 @@ class WindowAttention(nn.Module):
                 logits = logits + bias
             if mask is not None:
                 logits = (logits.view(Bw // nW, nW, h, N, N) + mask[None, :, None]).view(Bw, h, N, N)
-            probs = self.probs(torch.softmax(self.logits(logits), dim=-1))
+            probs = self.hook_probs(torch.softmax(self.hook_logits(logits), dim=-1))
             probs = F.dropout(probs, self.attn_drop, training=self.training)
             ctx = probs @ v  # (Bw, h, N, d)
         else:
             ctx = self._fused(q, k, v, bias, mask)
 
-        ctx = self.context(ctx.transpose(1, 2).reshape(Bw, N, C))
-        return self.out(self.proj_drop(self.proj(ctx)))
+        ctx = self.hook_context(ctx.transpose(1, 2).reshape(Bw, N, C))
+        return self.hook_out(self.proj_drop(self.proj(ctx)))
 
     def _fused(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None, mask: torch.Tensor | None

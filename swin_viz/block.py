@@ -51,7 +51,7 @@ class DropPath(nn.Module):
 class Mlp(nn.Module):
     """``Linear(C, rC) -> GELU -> Dropout -> Linear(rC, C) -> Dropout``, ``r = mlp_ratio`` (4).
 
-    Hook point: ``mlp.hidden`` -- the GELU activations ``(..., rC)``.
+    Hook point: ``mlp.hook_hidden`` -- the GELU activations ``(..., rC)``.
     """
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0) -> None:
@@ -61,22 +61,23 @@ class Mlp(nn.Module):
         check_rate(drop, "drop")
         self.fc1 = nn.Linear(dim, hidden_dim)
         self.act = nn.GELU()
-        self.hidden = HookPoint()
+        self.hook_hidden = HookPoint()
         self.drop = nn.Dropout(drop)
         self.fc2 = nn.Linear(hidden_dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(..., C) -> (..., C)``."""
-        x = self.drop(self.hidden(self.act(self.fc1(x))))
+        x = self.drop(self.hook_hidden(self.act(self.fc1(x))))
         return self.drop(self.fc2(x))
 
 
 class SwinBlock(nn.Module):
     """One Swin block: W-MSA when ``shift_size == 0``, SW-MSA otherwise. ``(B, H, W, C) -> (B, H, W, C)``.
 
-    Hook points: ``input``; ``shifted`` -- the normed, padded map after the cyclic shift (no shift in W-MSA
-    blocks), ``(B, Hp, Wp, C)``; ``windows`` ``(B*nW, N, C)``; ``attn.*`` (see :class:`WindowAttention`);
-    ``attn_out`` -- attention output back on the map, ``(B, H, W, C)``; ``mlp.hidden``; ``mlp_out``; ``out``.
+    Hook points: ``hook_input``; ``hook_shifted`` -- the normed, padded map after the cyclic shift (no shift in
+    W-MSA blocks), ``(B, Hp, Wp, C)``; ``hook_windows`` ``(B*nW, N, C)``; ``attn.hook_*`` (see
+    :class:`WindowAttention`); ``hook_attn_out`` -- attention output back on the map, ``(B, H, W, C)``;
+    ``mlp.hook_hidden``; ``hook_mlp_out``; ``hook_out``.
     """
 
     def __init__(
@@ -110,24 +111,24 @@ class SwinBlock(nn.Module):
         self.use_attn_mask = attn_mask
         """Ablation: ``False`` lets shifted windows attend across the wrapped-around regions (no mask added)."""
 
-        self.input = HookPoint()
+        self.hook_input = HookPoint()
         self.norm1 = nn.LayerNorm(dim)
-        self.shifted = HookPoint()
-        self.windows = HookPoint()
+        self.hook_shifted = HookPoint()
+        self.hook_windows = HookPoint()
         self.attn = WindowAttention(
             dim, num_heads, window_size, qkv_bias, attn_drop, drop, attn_impl, relative_position=relative_position
         )
-        self.attn_out = HookPoint()
+        self.hook_attn_out = HookPoint()
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
-        self.mlp_out = HookPoint()
-        self.out = HookPoint()
+        self.hook_mlp_out = HookPoint()
+        self.hook_out = HookPoint()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, H, W, C) -> (B, H, W, C)``; any ``H, W >= 1``."""
         check_bhwc(x, "SwinBlock", self.dim)
-        x = self.input(x)
+        x = self.hook_input(x)
         _, H, W, C = x.shape
         # On an axis no larger than a window: one window of that size, no shift (official behaviour).
         window, shift = effective_window(H, W, self.window_size, self.shift_size)
@@ -138,9 +139,9 @@ class SwinBlock(nn.Module):
         Hp, Wp = y.shape[1:3]
         if shifted:
             y = cyclic_shift(y, shift)
-        y = self.shifted(y)
+        y = self.hook_shifted(y)
 
-        windows = self.windows(window_partition(y, window).reshape(-1, window[0] * window[1], C))
+        windows = self.hook_windows(window_partition(y, window).reshape(-1, window[0] * window[1], C))
         use_mask = shifted and self.use_attn_mask
         mask = shifted_window_mask(Hp, Wp, window, shift, device=x.device) if use_mask else None
         y = self.attn(windows, mask=mask, window=window)  # (B*nW, N, C)
@@ -148,11 +149,11 @@ class SwinBlock(nn.Module):
         y = window_reverse(y.reshape(-1, window[0], window[1], C), window, Hp, Wp)
         if shifted:
             y = reverse_cyclic_shift(y, shift)
-        y = self.attn_out(y[:, :H, :W, :])  # crop the padding
+        y = self.hook_attn_out(y[:, :H, :W, :])  # crop the padding
 
         x = x + self.drop_path(y)
-        x = x + self.drop_path(self.mlp_out(self.mlp(self.norm2(x))))
-        return self.out(x)
+        x = x + self.drop_path(self.hook_mlp_out(self.mlp(self.norm2(x))))
+        return self.hook_out(x)
 
     def extra_repr(self) -> str:
         kind = "SW-MSA" if self.shift_size else "W-MSA"

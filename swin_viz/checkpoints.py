@@ -188,7 +188,7 @@ def _unwrap(obj: object) -> dict[str, torch.Tensor]:
 def detect_layout(state_dict: dict[str, torch.Tensor]) -> str:
     """Which of :data:`LAYOUTS` a state dict is in, from its key names."""
     keys = set(state_dict)
-    if any(k.startswith("stage1.") for k in keys) or "patch_embed.out" in keys:
+    if any(k.startswith("stage1.") for k in keys) or "patch_embed.hook_out" in keys:
         return "swin_viz"
     if any(k.startswith(("swin.", "embeddings.patch_embeddings")) for k in keys):
         return "hf5" if any(".attention.q_proj." in k for k in keys) else "hf"

@@ -1,9 +1,11 @@
 """Hook points: a named identity on every intermediate tensor.
 
 Every tensor a reader may want to look at passes through a :class:`HookPoint`, an ``nn.Identity`` that
-knows its dotted name (``stage1.block1.attn.probs``). Because it is an ordinary module, PyTorch's own
-``register_forward_hook`` reads the tensor, and a hook that *returns* a tensor replaces it: that is how
-the book zeroes the shifted-window mask to show attention leaking between regions.
+knows its dotted name (``stage1.block1.attn.hook_probs``). As in TransformerLens, the last part of every hook
+name starts with ``hook_``: ``stage1.block1.attn`` is a layer, ``stage1.block1.attn.hook_probs`` a tensor.
+Because a hook point is an ordinary module, PyTorch's own ``register_forward_hook`` reads the tensor, and a
+hook that *returns* a tensor replaces it: that is how the book zeroes the shifted-window mask to show
+attention leaking between regions.
 
 With nobody listening, a hook point is one module call that returns its input; the benchmark
 ``bench/bench_hooks.py`` measures what that costs.
@@ -25,7 +27,10 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _module_internals
 
-__all__ = ["HookPoint", "hook_points", "hooks", "match_names", "run_with_cache"]
+__all__ = ["HOOK_PREFIX", "HookPoint", "hook_name_for", "hook_points", "hooks", "match_names", "run_with_cache"]
+
+HOOK_PREFIX = "hook_"
+"""Every hook point's attribute name starts with this, so ``attn.hook_probs`` (a tensor) never reads like a layer."""
 
 HookFn = Callable[[nn.Module, tuple, torch.Tensor], torch.Tensor | None]
 
@@ -33,7 +38,7 @@ HookFn = Callable[[nn.Module, tuple, torch.Tensor], torch.Tensor | None]
 class HookPoint(nn.Identity):
     """An identity module that gives a tensor a stable name.
 
-    The name is the module's dotted path inside the model (``stage2.block0.attn.logits``); it is
+    The name is the module's dotted path inside the model (``stage2.block0.attn.hook_logits``); it is
     filled in by :func:`hook_points` the first time the model's hook points are listed (and by the
     model's constructor), so a hook point can say who it is in error messages and caches.
     """
@@ -79,6 +84,11 @@ def hook_points(model: nn.Module) -> dict[str, HookPoint]:
     """All hook points of ``model`` by dotted name, in the order a forward pass meets them."""
     points = {name: m for name, m in model.named_modules() if isinstance(m, HookPoint)}
     for name, m in points.items():
+        if not name.rpartition(".")[2].startswith(HOOK_PREFIX):
+            raise ValueError(
+                f"the hook point {name!r} must be an attribute named {HOOK_PREFIX}..., so that hook names can be "
+                f"told apart from module names"
+            )
         m.name = name
     return points
 
@@ -86,9 +96,9 @@ def hook_points(model: nn.Module) -> dict[str, HookPoint]:
 def match_names(model: nn.Module, patterns: str | Iterable[str] | Callable[[str], bool] | None) -> list[str]:
     """Names of the hook points that match.
 
-    ``patterns`` is a shell-style glob (``"*.attn.probs"``), a list of globs, a predicate on the name, or
-    ``None`` for every hook point. In a glob ``*`` also matches dots: ``"stage?.out"`` is the four stage
-    outputs, while ``"stage*.out"`` also matches every ``stageN.blockJ.out`` and ``...attn.out``.
+    ``patterns`` is a shell-style glob (``"*.attn.hook_probs"``), a list of globs, a predicate on the name, or
+    ``None`` for every hook point. In a glob ``*`` also matches dots: ``"stage?.hook_out"`` is the four stage
+    outputs, while ``"stage*.hook_out"`` also matches every ``stageN.blockJ.hook_out`` and ``...attn.hook_out``.
     A pattern that matches nothing raises ``ValueError`` naming the pattern, so a typo never silently
     returns an empty cache.
     """
@@ -121,12 +131,23 @@ def match_names(model: nn.Module, patterns: str | Iterable[str] | Callable[[str]
             raise TypeError(f"a hook name pattern must be a string, got {pattern!r}")
         hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not hits:
-            raise ValueError(
-                f"hook pattern {pattern!r} matches no hook point; names look like {names[:3]} "
-                f"(see swin_viz.hook_points(model) for all {len(names)})"
-            )
+            raise ValueError(f"hook pattern {pattern!r} matches no hook point; {_hint(pattern, names)}")
         chosen.extend(h for h in hits if h not in chosen)
     return [n for n in names if n in chosen]
+
+
+def hook_name_for(pattern: str) -> str:
+    """``pattern`` with ``hook_`` put before its last part (``"*.attn.probs"`` -> ``"*.attn.hook_probs"``)."""
+    head, dot, last = pattern.rpartition(".")
+    return pattern if last.startswith(("hook_", "*", "?", "[")) else f"{head}{dot}{HOOK_PREFIX}{last}"
+
+
+def _hint(pattern: str, names: list[str]) -> str:
+    """What to say when ``pattern`` matches nothing: the ``hook_`` spelling when that matches, else examples."""
+    fixed = hook_name_for(pattern)
+    if fixed != pattern and any(fnmatch.fnmatchcase(n, fixed) for n in names):
+        return f"hook points are named {HOOK_PREFIX}*, so did you mean {fixed!r}?"
+    return f"names look like {names[:3]} (see swin_viz.hook_points(model) for all {len(names)})"
 
 
 @contextlib.contextmanager
@@ -135,7 +156,7 @@ def hooks(model: nn.Module, fwd_hooks: Mapping[str, HookFn] | Iterable[tuple[str
 
     A hook is PyTorch's ``hook(module, inputs, output)``; returning a tensor replaces ``output``::
 
-        with swin_viz.hooks(model, {"*.attn.mask": lambda m, i, out: torch.zeros_like(out)}):
+        with swin_viz.hooks(model, {"*.attn.hook_mask": lambda m, i, out: torch.zeros_like(out)}):
             logits = model(x)          # every shifted block now attends across regions
     """
     items = list(fwd_hooks.items() if isinstance(fwd_hooks, Mapping) else fwd_hooks)

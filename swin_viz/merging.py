@@ -34,7 +34,7 @@ def merge_patches(x: torch.Tensor) -> torch.Tensor:
 class PatchMerging(nn.Module):
     """2x2 merge, ``LayerNorm(4C)``, ``Linear(4C -> 2C, bias=False)``: ``(B, H, W, C) -> (B, H/2, W/2, 2C)``.
 
-    Hook points: ``gathered`` -- the 4C concatenation; ``out`` -- the merged tokens.
+    Hook points: ``hook_gathered`` -- the 4C concatenation; ``hook_out`` -- the merged tokens.
     """
 
     def __init__(self, dim: int, out_dim: int | None = None) -> None:
@@ -44,16 +44,16 @@ class PatchMerging(nn.Module):
             check_positive(out_dim, "out_dim")
         self.dim = dim
         self.out_dim = 2 * dim if out_dim is None else out_dim
-        self.gathered = HookPoint()
+        self.hook_gathered = HookPoint()
         self.norm = nn.LayerNorm(4 * dim)
         self.reduction = nn.Linear(4 * dim, self.out_dim, bias=False)
-        self.out = HookPoint()
+        self.hook_out = HookPoint()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, H, W, C) -> (B, ceil(H/2), ceil(W/2), out_dim)``."""
         check_bhwc(x, "PatchMerging", self.dim)
-        x = self.gathered(merge_patches(x))
-        return self.out(self.reduction(self.norm(x)))
+        x = self.hook_gathered(merge_patches(x))
+        return self.hook_out(self.reduction(self.norm(x)))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, out_dim={self.out_dim}, order=(0::2,0::2),(1::2,0::2),(0::2,1::2),(1::2,1::2)"

@@ -8,12 +8,12 @@
       -> LayerNorm, average pool, Linear (B, num_classes)
 
 Stages 2-4 *begin* with patch merging, as the paper draws them (the official code keeps the merge at the end
-of the previous stage; :mod:`swin_viz.checkpoints` maps between the two). So each ``stageN.out`` is the
+of the previous stage; :mod:`swin_viz.checkpoints` maps between the two). So each ``stageN.hook_out`` is the
 feature map at stride ``4 * 2**(N-1)``, which is what detection and segmentation necks consume
 (:meth:`SwinTransformer.features`).
 
-Module names double as hook names: ``stage1.block1.attn.probs`` is the attention of the second (shifted)
-block of stage 1.
+Hook names are module paths ending in a ``hook_`` part: ``stage1.block1.attn`` is the attention layer of the
+second (shifted) block of stage 1, and ``stage1.block1.attn.hook_probs`` its attention probabilities.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class SwinStage(nn.Module):
     """Optional patch merging, then ``depth`` blocks alternating W-MSA / SW-MSA. ``(B, H, W, Cin) -> (B, H', W', C)``.
 
     Blocks are named ``block0``, ``block1``, ...; even blocks use regular windows, odd blocks shifted ones.
-    Hook point: ``out`` -- the stage's output map.
+    Hook point: ``hook_out`` -- the stage's output map.
     """
 
     def __init__(
@@ -92,7 +92,7 @@ class SwinStage(nn.Module):
                 drop_path=drop_path[j], attn_impl=attn_impl, attn_mask=attn_mask, relative_position=relative_position,
             )  # fmt: skip
             self.add_module(f"block{j}", block)
-        self.out = HookPoint()
+        self.hook_out = HookPoint()
 
     @property
     def blocks(self) -> list[SwinBlock]:
@@ -108,7 +108,7 @@ class SwinStage(nn.Module):
                 x = checkpoint(block, x, use_reentrant=False)
             else:
                 x = block(x)
-        return self.out(x)
+        return self.hook_out(x)
 
 
 @dataclass(frozen=True)
@@ -155,8 +155,8 @@ class SwinTransformer(nn.Module):
 
     ``forward``: ``(B, in_chans, H, W) -> (B, num_classes)`` for any H, W that are multiples of ``patch_size``.
 
-    Hook points at the top level: ``patch_embed.out``, ``stageN.*``, ``normed`` (final LayerNorm,
-    ``(B, H/32, W/32, 8C)``), ``pooled`` ``(B, 8C)``; list them all with ``model.hook_points()``.
+    Hook points at the top level: ``patch_embed.hook_out``, ``stageN.*``, ``hook_normed`` (final LayerNorm,
+    ``(B, H/32, W/32, 8C)``), ``hook_pooled`` ``(B, 8C)``; list them all with ``model.hook_points()``.
     """
 
     def __init__(
@@ -245,8 +245,8 @@ class SwinTransformer(nn.Module):
             )  # fmt: skip
             self.add_module(f"stage{i + 1}", stage)
         self.norm = nn.LayerNorm(self.num_features)
-        self.normed = HookPoint()
-        self.pooled = HookPoint()
+        self.hook_normed = HookPoint()
+        self.hook_pooled = HookPoint()
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
         self.apply(_init_weights)
@@ -291,11 +291,11 @@ class SwinTransformer(nn.Module):
         x = self.embed(x)
         for stage in self.stages:
             x = stage(x)
-        return self.normed(self.norm(x))
+        return self.hook_normed(self.norm(x))
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, h, w, 8C) -> (B, num_classes)``: global average pool, then the linear classifier."""
-        return self.head(self.pooled(x.mean(dim=(1, 2))))
+        return self.head(self.hook_pooled(x.mean(dim=(1, 2))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W) -> (B, num_classes)`` logits."""
@@ -360,7 +360,7 @@ class SwinTransformer(nn.Module):
                 intermediates.append(y.permute(0, 3, 1, 2) if output_fmt == "NCHW" else y)
         if intermediates_only:
             return intermediates
-        final = self.normed(self.norm(x)) if len(stages) == n else x
+        final = self.hook_normed(self.norm(x)) if len(stages) == n else x
         return final, intermediates
 
     # ------------------------------------------------------------------------------------------------- hooks

@@ -62,7 +62,7 @@ def patch_partition(x: torch.Tensor, patch_size: int = 4) -> torch.Tensor:
 class PatchEmbed(nn.Module):
     """Patch partition + linear embedding + LayerNorm: ``(B, 3, H, W) -> (B, H/4, W/4, C)``.
 
-    Hook points: ``patch_embed.out`` -- the tokens that enter stage 1.
+    Hook points: ``patch_embed.hook_out`` -- the tokens that enter stage 1.
     """
 
     def __init__(self, patch_size: int = 4, in_chans: int = 3, embed_dim: int = 96, patch_norm: bool = True) -> None:
@@ -75,7 +75,7 @@ class PatchEmbed(nn.Module):
         self.embed_dim = embed_dim
         self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
         self.norm = nn.LayerNorm(embed_dim) if patch_norm else nn.Identity()
-        self.out = HookPoint()
+        self.hook_out = HookPoint()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W) -> (B, H/p, W/p, embed_dim)``."""
@@ -83,7 +83,7 @@ class PatchEmbed(nn.Module):
         if not x.is_floating_point():
             raise TypeError(f"PatchEmbed expects a floating-point image, got {x.dtype}; e.g. x.float() / 255")
         x = self.proj(x).permute(0, 2, 3, 1)  # (B, H/p, W/p, C), channels-last like the rest of the model
-        return self.out(self.norm(x))
+        return self.hook_out(self.norm(x))
 
     def extra_repr(self) -> str:
         return f"patch_size={self.patch_size}, in_chans={self.in_chans}, embed_dim={self.embed_dim}"

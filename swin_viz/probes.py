@@ -50,7 +50,7 @@ def leakage_parts(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(probs (B, nW, heads, N, N), cross-region pairs (nW, N, N) bool)`` of shifted ``block`` on images ``x``.
 
-    ``zero_mask=True`` zeroes the block's mask (hook point ``{block}.attn.mask``) during the forward pass.
+    ``zero_mask=True`` zeroes the block's mask (hook point ``{block}.attn.hook_mask``) during the forward pass.
     Raises ``ValueError`` when the block has no shifted-window mask.
     """
     store: dict[str, torch.Tensor] = {}
@@ -62,7 +62,7 @@ def leakage_parts(
     def on_probs(module: nn.Module, inputs: tuple, out: torch.Tensor) -> None:
         store["probs"] = out.detach()
 
-    with torch.no_grad(), hooks(model, {f"{block}.attn.mask": on_mask, f"{block}.attn.probs": on_probs}):
+    with torch.no_grad(), hooks(model, {f"{block}.attn.hook_mask": on_mask, f"{block}.attn.hook_probs": on_probs}):
         model(x)
     if "mask" not in store:
         raise ValueError(f"{block} has no shifted-window mask (a W-MSA block, or its map fits in one window)")

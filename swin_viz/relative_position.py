@@ -50,7 +50,7 @@ class RelativePositionBias(nn.Module):
     """A learned ``((2M-1)^2, heads)`` table and the ``(heads, N, N)`` bias it gives a window.
 
     The table is initialised with a truncated normal (std 0.02), as in the official code. Hook point:
-    ``<...>.attn.rel_bias`` -- the bias that is added to the attention logits, ``(heads, N, N)``.
+    ``<...>.attn.hook_rel_bias`` -- the bias that is added to the attention logits, ``(heads, N, N)``.
     """
 
     def __init__(self, window_size: int, num_heads: int) -> None:

@@ -47,7 +47,7 @@ def test_probs_respect_the_mask() -> None:
     attn = WindowAttention(16, 2, 4, attn_impl="explicit").eval()
     mask = shifted_window_mask(8, 8, 4, 2)
     cache = {}
-    attn.probs.register_forward_hook(lambda m, i, o: cache.setdefault("probs", o))
+    attn.hook_probs.register_forward_hook(lambda m, i, o: cache.setdefault("probs", o))
     attn(torch.randn(8, 16, 16), mask=mask)
     probs = cache["probs"].view(2, 4, 2, 16, 16)
     torch.testing.assert_close(probs.sum(-1), torch.ones(2, 4, 2, 16))
@@ -71,7 +71,7 @@ def test_auto_switches_to_explicit_when_someone_listens(monkeypatch: pytest.Monk
     x = torch.randn(2, 16, 16)
     attn(x)
     assert calls == [1] and not attn.uses_explicit_path()
-    handle = attn.probs.register_forward_hook(lambda m, i, o: None)
+    handle = attn.hook_probs.register_forward_hook(lambda m, i, o: None)
     attn(x)
     assert calls == [1] and attn.uses_explicit_path()
     handle.remove()
@@ -84,7 +84,7 @@ def test_bad_configurations_raise() -> None:
     with pytest.raises(ValueError, match="attn_impl must be one of"):
         WindowAttention(96, 3, attn_impl="flash")
     attn = WindowAttention(16, 2, 4, attn_impl="fused")
-    attn.probs.register_forward_hook(lambda m, i, o: None)
+    attn.hook_probs.register_forward_hook(lambda m, i, o: None)
     with pytest.raises(ValueError, match="never materialises"):
         attn(torch.randn(2, 16, 16))
     with pytest.raises(ValueError, match=r"expects windows \(B\*nW, N, 16\)"):

@@ -244,22 +244,24 @@ def _hook_run(pattern: str, hook: object, attn_impl: str = "auto") -> Callable[[
 
 
 HOOKS = [
-    ("hook not callable", _hook_run("*.attn.probs", 3), TE, r"hook for '\*.attn.probs' is a int, not a callable"),
-    ("hook None", _hook_run("*.attn.mask", None), TE, "not a callable"),
-    ("hook pairs malformed", lambda: swin_viz.hooks(_tiny(), [("*.attn.mask",)]).__enter__(), TE,
+    ("hook not callable", _hook_run("*.attn.hook_probs", 3), TE,
+     r"hook for '\*.attn.hook_probs' is a int, not a callable"),
+    ("hook None", _hook_run("*.attn.hook_mask", None), TE, "not a callable"),
+    ("hook pairs malformed", lambda: swin_viz.hooks(_tiny(), [("*.attn.hook_mask",)]).__enter__(), TE,
      r"\(name, hook\) pairs"),
-    ("hook probs wrong shape", _hook_run("stage1.block1.attn.probs", lambda m, i, o: o[..., :3]), E,
-     r"hook on 'stage1.block1.attn.probs' returned shape \(8, 2, 16, 3\)"),
-    ("hook q wrong shape", _hook_run("stage1.block0.attn.q", lambda m, i, o: o[..., :4]), E,
-     r"hook on 'stage1.block0.attn.q' returned shape"),
-    ("hook mask broadcast", _hook_run("stage1.block1.attn.mask", lambda m, i, o: o[:1]), E,
-     r"hook on 'stage1.block1.attn.mask' returned shape \(1, 16, 16\); it must return the shape it replaces"),
-    ("hook bias broadcast", _hook_run("stage1.block0.attn.rel_bias", lambda m, i, o: o[:1]), E,
-     r"hook on 'stage1.block0.attn.rel_bias' returned shape \(1, 16, 16\)"),
-    ("hook pooled wrong shape", _hook_run("pooled", lambda m, i, o: o[:, :10]), E,
-     r"hook on 'pooled' returned shape \(2, 10\)"),
-    ("hook returns a list", _hook_run("stage1.out", lambda m, i, o: [o]), TE, r"hook on 'stage1.out' returned list"),
-    ("hook on fused logits", _hook_run("*.attn.logits", lambda m, i, o: None, "fused"), E, "never materialises"),
+    ("hook probs wrong shape", _hook_run("stage1.block1.attn.hook_probs", lambda m, i, o: o[..., :3]), E,
+     r"hook on 'stage1.block1.attn.hook_probs' returned shape \(8, 2, 16, 3\)"),
+    ("hook q wrong shape", _hook_run("stage1.block0.attn.hook_q", lambda m, i, o: o[..., :4]), E,
+     r"hook on 'stage1.block0.attn.hook_q' returned shape"),
+    ("hook mask broadcast", _hook_run("stage1.block1.attn.hook_mask", lambda m, i, o: o[:1]), E,
+     r"hook on 'stage1.block1.attn.hook_mask' returned shape \(1, 16, 16\); it must return the shape it replaces"),
+    ("hook bias broadcast", _hook_run("stage1.block0.attn.hook_rel_bias", lambda m, i, o: o[:1]), E,
+     r"hook on 'stage1.block0.attn.hook_rel_bias' returned shape \(1, 16, 16\)"),
+    ("hook pooled wrong shape", _hook_run("hook_pooled", lambda m, i, o: o[:, :10]), E,
+     r"hook on 'hook_pooled' returned shape \(2, 10\)"),
+    ("hook returns a list", _hook_run("stage1.hook_out", lambda m, i, o: [o]), TE,
+     r"hook on 'stage1.hook_out' returned list"),
+    ("hook on fused logits", _hook_run("*.attn.hook_logits", lambda m, i, o: None, "fused"), E, "never materialises"),
     ("hook pattern typo", _hook_run("stage1.blk0.*", lambda m, i, o: None), E, "matches no hook point"),
 ]
 
@@ -271,8 +273,9 @@ CACHE = [
      "predicate .* matches no hook point"),
     ("glob typo", lambda: _tiny().run_with_cache(T(1, 3, 32, 32), names="stage1.blk0.*"), E,
      r"hook pattern 'stage1.blk0.\*' matches no hook point"),
-    ("one of several globs", lambda: _tiny().run_with_cache(T(1, 3, 32, 32), names=["stage1.out", "stage9.out"]), E,
-     "'stage9.out' matches no hook point"),
+    ("one of several globs",
+     lambda: _tiny().run_with_cache(T(1, 3, 32, 32), names=["stage1.hook_out", "stage9.hook_out"]), E,
+     "'stage9.hook_out' matches no hook point"),
     ("pattern int", lambda: _tiny().run_with_cache(T(1, 3, 32, 32), names=5), TE, "hook names must be a glob"),
     ("pattern list of ints", lambda: _tiny().run_with_cache(T(1, 3, 32, 32), names=[5]), TE, "must be a string"),
     ("model without hook points", lambda: swin_viz.run_with_cache(torch.nn.Linear(2, 2), T(1, 2)), E,
@@ -415,8 +418,8 @@ def test_empty_batch_gives_an_empty_result() -> None:
         assert model(T(0, 3, 32, 32)).shape == (0, 10)
     assert swin_viz.window_partition(T(0, 8, 8, 3), 4).shape == (0, 4, 4, 3)
     assert swin_viz.window_reverse(T(0, 4, 4, 3), 4, 8, 8).shape == (0, 8, 8, 3)
-    _, cache = model.run_with_cache(T(0, 3, 32, 32), names="stage1.block1.attn.probs")
-    assert cache["stage1.block1.attn.probs"].shape == (0, 2, 16, 16)
+    _, cache = model.run_with_cache(T(0, 3, 32, 32), names="stage1.block1.attn.hook_probs")
+    assert cache["stage1.block1.attn.hook_probs"].shape == (0, 2, 16, 16)
     assert [f.shape[0] for f in model.forward_intermediates(T(0, 3, 32, 32), intermediates_only=True)] == [0, 0, 0]
 
 

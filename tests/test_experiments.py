@@ -45,12 +45,12 @@ def test_attn_mask_off_adds_no_mask(attn_impl: str) -> None:
     for use_mask in (True, False):
         torch.manual_seed(0)
         model = SwinTransformer(**MARKS, attn_mask=use_mask, attn_impl=attn_impl).eval()
-        _, cache = model.run_with_cache(x, names="*.attn.mask")
+        _, cache = model.run_with_cache(x, names="*.attn.hook_mask")
         seen[use_mask] = sorted(cache)
         assert model.stage1.block1.shift_size == 2  # the shift stays on
         if not use_mask:
             assert "attn_mask=False" in repr(model.stage1.block1)
-    assert seen[True] == ["stage1.block1.attn.mask"]
+    assert seen[True] == ["stage1.block1.attn.hook_mask"]
     assert seen[False] == []
     # Without the mask the shifted block's output differs (wrapped regions now see each other).
     torch.manual_seed(0)

@@ -32,7 +32,7 @@ def test_capture() -> None:
     assert check_capture(_capture()).passed
     assert "a hook is still attached" in str(check_capture(_capture(remove=False)))
     wrong = str(check_capture(_capture(swap=lambda n: n.replace("probs", "logits"))))
-    assert "hook point 'stage2.block1.attn.logits'" in wrong
+    assert "hook point 'stage2.block1.attn.hook_logits'" in wrong
     assert "the model's output" in str(check_capture(lambda m, x, n: m(x)))
     assert not any(hp._forward_hooks for hp in swin_viz.hook_points(lab_model()).values())
 
@@ -48,8 +48,8 @@ def _leakage(returns=True, over="affected", align="view"):
                 return torch.zeros_like(out)
             return None
 
-        handles = [attn.mask.register_forward_hook(zero),
-                   attn.probs.register_forward_hook(lambda m, i, out: saved.__setitem__("probs", out))]  # fmt: skip
+        handles = [attn.hook_mask.register_forward_hook(zero),
+                   attn.hook_probs.register_forward_hook(lambda m, i, o: saved.__setitem__("probs", o))]  # fmt: skip
         with torch.no_grad():
             model(x)
         for h in handles:

@@ -63,7 +63,7 @@ def test_padding_happens_before_the_shift() -> None:
     on rows 7..10 of the shifted map, where the mask separates them from the real tokens."""
     block = SwinBlock(dim=8, num_heads=2, window_size=7, shift_size=3).eval()
     cache = {}
-    block.shifted.register_forward_hook(lambda m, i, o: cache.setdefault("shifted", o))
+    block.hook_shifted.register_forward_hook(lambda m, i, o: cache.setdefault("shifted", o))
     x = torch.randn(1, 10, 10, 8)
     out = block(x)
     shifted = cache["shifted"]
@@ -74,10 +74,10 @@ def test_padding_happens_before_the_shift() -> None:
 
 def test_small_maps_use_one_window_without_shift() -> None:
     model = swin_viz.swin_t().eval()
-    _, cache = model.run_with_cache(torch.randn(1, 3, 224, 224), names=["*.attn.mask", "stage4.*.windows"])
+    _, cache = model.run_with_cache(torch.randn(1, 3, 224, 224), names=["*.attn.hook_mask", "stage4.*.hook_windows"])
     assert sorted(n.split(".attn")[0] for n in cache if n.endswith("mask")) == [
         "stage1.block1", "stage2.block1", "stage3.block1", "stage3.block3", "stage3.block5"]  # fmt: skip
-    assert cache["stage4.block1.windows"].shape == (1, 49, 768)  # a single 7x7 window
+    assert cache["stage4.block1.hook_windows"].shape == (1, 49, 768)  # a single 7x7 window
 
 
 def test_gradient_checkpointing_gives_the_same_outputs_and_gradients(make_tiny) -> None:

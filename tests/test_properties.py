@@ -53,8 +53,8 @@ def test_forward_shape_finite_and_images_independent(cfg: dict, B: int, h: int, 
         # Each image alone gives the same output as inside the batch.
         torch.testing.assert_close(model(x[k : k + 1]), out[k : k + 1], atol=1e-5, rtol=1e-4)
     # The geometry agrees with the forward: the last stage's map is what the final norm sees.
-    _, cache = model.run_with_cache(x, names="normed")
-    assert tuple(cache["normed"].shape[1:3]) == model.stage_info(h * p, w * p)[-1].resolution
+    _, cache = model.run_with_cache(x, names="hook_normed")
+    assert tuple(cache["hook_normed"].shape[1:3]) == model.stage_info(h * p, w * p)[-1].resolution
 
 
 @settings(deadline=None, max_examples=30)

@@ -40,7 +40,7 @@ def probs() -> dict[str, torch.Tensor]:
     """The random model's attention on the astronaut, from our own forward pass (not the module's cache)."""
     x = normalize(load_image("astronaut", 224))[None]
     with torch.no_grad(), torch_threads(1):  # small tensors: a second thread only hurts on a busy 2-core machine
-        _, cache = default_model().run_with_cache(x, names="*.attn.probs")
+        _, cache = default_model().run_with_cache(x, names="*.attn.hook_probs")
     return cache
 
 
@@ -60,7 +60,7 @@ def digit_input(name: str) -> torch.Tensor:
 
 def digit_forward(model: swin_viz.SwinTransformer, name: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     with torch.no_grad(), torch_threads(1):
-        return model.run_with_cache(digit_input(name), names="*.attn.probs")
+        return model.run_with_cache(digit_input(name), names="*.attn.hook_probs")
 
 
 def brute_force_map(probs: torch.Tensor, H: int, W: int, window, shift, row: int, col: int, head: int) -> np.ndarray:
@@ -104,7 +104,7 @@ def test_attention_map_matches_brute_force(probs, block: str, row: int, col: int
     stage = int(block[5])
     H = 56 // 2 ** (stage - 1)
     window, shift = swin_viz.effective_window(H, H, 7, 3 if block.endswith("1") else 0)
-    expected = brute_force_map(probs[f"{block}.attn.probs"], H, H, window, shift, row, col, head)
+    expected = brute_force_map(probs[f"{block}.attn.hook_probs"], H, H, window, shift, row, col, head)
     heat = spec.panels[1].z
     np.testing.assert_allclose(heat, expected, atol=1e-6)
     assert heat.sum() == pytest.approx(1.0, abs=1e-5)  # 224 / 4 / 2**k is a multiple of 7: no padding
@@ -155,15 +155,15 @@ def test_one_forward_pass_per_image_and_weights(make_tiny) -> None:
     model.run_with_cache = counting
     for row in range(3):
         spec = attention_maps_spec("coffee", "stage1.block1", row, 5, 1, model=model, weights_label="tiny weights")
-    assert calls == ["*.attn.probs"] and "tiny weights" in spec.title and "randomly" not in spec.title
+    assert calls == ["*.attn.hook_probs"] and "tiny weights" in spec.title and "randomly" not in spec.title
     spec = attention_maps_spec("coffee", "stage3.block0", 13, 13, 7, model=model)
     assert len(calls) == 1 and "weights supplied by the caller" in spec.title
     heat = spec.panels[1].z
     assert heat.shape == (14, 14) and 0 < heat.sum() < 1 and "padding" in spec.caption  # 7 of 16 keys are padding
     x = normalize(load_image("coffee", 224))[None]
     with torch.no_grad(), torch_threads(1):
-        _, cache = original(x, names="stage3.block0.attn.probs")
-    expected = brute_force_map(cache["stage3.block0.attn.probs"], 14, 14, (4, 4), (0, 0), 13, 13, 7)
+        _, cache = original(x, names="stage3.block0.attn.hook_probs")
+    expected = brute_force_map(cache["stage3.block0.attn.hook_probs"], 14, 14, (4, 4), (0, 0), 13, 13, 7)
     np.testing.assert_allclose(heat, expected, atol=1e-6)
     with torch.no_grad():
         model.stage1.block1.attn.qkv.weight.mul_(2.0)  # new weights: the cache must not serve the old ones
@@ -176,7 +176,7 @@ def test_attention_explorer_on_random_weights_driven_headlessly(probs) -> None:
     assert ex.controls["block"].options[0] == "stage1.block0" and len(ex.controls["block"].options) == 8
     ex.set(block="stage2.block1", row=5, col=7, head=1)
     assert ex.state == dict(image="astronaut", block="stage2.block1", row=5, col=7, head=1)
-    expected = brute_force_map(probs["stage2.block1.attn.probs"], 28, 28, (7, 7), (3, 3), 5, 7, 1)
+    expected = brute_force_map(probs["stage2.block1.attn.hook_probs"], 28, 28, (7, 7), (3, 3), 5, 7, 1)
     np.testing.assert_allclose(np.asarray(ex.figure.data[HEAT].z), expected, atol=1e-6)
     assert (ex.controls["row"].max, ex.controls["head"].max) == (27, 1)
 
@@ -200,8 +200,8 @@ def test_attention_explorer_on_random_weights_driven_headlessly(probs) -> None:
     rocket = _cache_for(None, "random").probs("rocket")["stage1.block0"]
     x = normalize(load_image("rocket", 224))[None]
     with torch.no_grad(), torch_threads(1):
-        _, cache = default_model().run_with_cache(x, names="stage1.block0.attn.probs")
-    np.testing.assert_allclose(rocket, cache["stage1.block0.attn.probs"].numpy(), atol=1e-6)
+        _, cache = default_model().run_with_cache(x, names="stage1.block0.attn.hook_probs")
+    np.testing.assert_allclose(rocket, cache["stage1.block0.attn.hook_probs"].numpy(), atol=1e-6)
     assert "randomly initialised weights" in ex.figure.layout.title.text
     assert "predicts" not in ex.spec.caption  # no class names for a random model on photographs
 
@@ -263,7 +263,7 @@ def test_default_source_is_the_shipped_checkpoint_on_validation_digits(shipped) 
     r, c = ex.state["row"], ex.state["col"]  # the default query sits on the digit's stroke
     assert cache.photo(ex.state["image"], 32)[2 * r : 2 * r + 2, 2 * c : 2 * c + 2].mean() > 100
     _, ref = digit_forward(reference, ex.state["image"])
-    expected = brute_force_map(ref["stage1.block1.attn.probs"], 16, 16, (4, 4), (2, 2), r, c, 0)
+    expected = brute_force_map(ref["stage1.block1.attn.hook_probs"], 16, 16, (4, 4), (2, 2), r, c, 0)
     np.testing.assert_allclose(np.asarray(ex.figure.data[HEAT].z), expected, atol=1e-5)
 
     ex.set(image=cache.names[7], block="stage3.block1", head=7)  # 4 x 4 tokens of 8 px: one window, no shift
@@ -289,7 +289,7 @@ def test_digits_attention_map_matches_brute_force(shipped, block: str, row: int,
     window, shift = swin_viz.effective_window(H, H, 4, 2 if block.endswith("1") else 0)
     assert (window, shift) == ((4, 4), (0, 0) if stage == 3 or block.endswith("0") else (2, 2))
     _, ref = digit_forward(shipped[0], name)
-    expected = brute_force_map(ref[f"{block}.attn.probs"], H, H, window, shift, row, col, head)
+    expected = brute_force_map(ref[f"{block}.attn.hook_probs"], H, H, window, shift, row, col, head)
     heat = spec.panels[1].z
     np.testing.assert_allclose(heat, expected, atol=1e-5)
     assert heat.sum() == pytest.approx(1.0, abs=1e-5)  # 16 / 2**k is a multiple of 4: no padding

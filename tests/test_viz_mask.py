@@ -42,8 +42,8 @@ def block_probs(H: int, W: int, M: int, s: int) -> tuple[torch.Tensor, torch.Ten
     torch.manual_seed(SEED)
     block = swin_viz.SwinBlock(dim=BLOCK_DIM, num_heads=BLOCK_HEADS, window_size=M, shift_size=s).eval()
     x = torch.randn(1, H, W, BLOCK_DIM)
-    _, cache = swin_viz.run_with_cache(block, x, names=["attn.probs", "attn.logits", "attn.mask"])
-    return cache["attn.probs"], cache["attn.logits"], cache["attn.mask"]
+    _, cache = swin_viz.run_with_cache(block, x, names=["attn.hook_probs", "attn.hook_logits", "attn.hook_mask"])
+    return cache["attn.hook_probs"], cache["attn.hook_logits"], cache["attn.hook_mask"]
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -70,7 +70,7 @@ def test_panels_are_the_library(state: dict) -> None:
     torch.testing.assert_close(used_mask, mask)
     if state["mask"]:
         expected = probs[w, h, q]
-    else:  # the same logits without the mask: what the attn.mask -> zeros hook must produce
+    else:  # the same logits without the mask: what the attn.hook_mask -> zeros hook must produce
         unmasked = logits[w, h, q] - mask[w, q]
         expected = torch.softmax(unmasked, dim=-1)
     np.testing.assert_allclose(np.asarray(d.z), expected.reshape(M, M).numpy(), rtol=1e-5, atol=1e-7)
@@ -100,10 +100,10 @@ def test_caption_reports_the_mass_on_other_regions() -> None:
     other = mask[3, 5] != 0
     off = torch.softmax(logits[3, 0, 5] - mask[3, 5], dim=-1)[other].sum().item()
     caption = mask_spec(preset=PAPER, window=3, query=5, head=0, mask=True).caption
-    assert f"0.0% with the mask, {off:.1%} with attn.mask hooked to zeros" in caption
+    assert f"0.0% with the mask, {off:.1%} with attn.hook_mask hooked to zeros" in caption
     assert "random untrained weights" in caption
     interior = mask_spec(preset=STAGE2, window=5, query=24, head=0, mask=False).caption
-    assert "one region" in interior and "0.0% with the mask, 0.0% with attn.mask" in interior
+    assert "one region" in interior and "0.0% with the mask, 0.0% with attn.hook_mask" in interior
 
 
 @pytest.mark.parametrize("state", STATES[:3])

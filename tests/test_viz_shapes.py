@@ -36,27 +36,27 @@ def test_trace_is_run_with_cache() -> None:
     assert rows[0][1] == (1, 3, 96, 96) and rows[-1][1] == tuple(out.shape) == (1, 1000)
     # 96 px: stage4 is a 3 x 3 map, one window, no shift -- so no mask there; stage3 (6 x 6) neither.
     names = {r[0] for r in rows}
-    assert "stage2.block1.attn.mask" in names and "stage4.block1.attn.mask" not in names
+    assert "stage2.block1.attn.hook_mask" in names and "stage4.block1.attn.hook_mask" not in names
 
 
 def test_known_shapes_at_224_and_non_square() -> None:
     rows = {r[0]: r[1] for r in trace_shapes(224, 224)}
-    assert rows["patch_embed.out"] == (1, 56, 56, 96)
-    assert rows["stage1.block0.attn.probs"] == (64, 3, 49, 49)
-    assert rows["stage3.block1.attn.mask"] == (4, 49, 49)
-    assert rows["stage4.out"] == (1, 7, 7, 768) and rows["pooled"] == (1, 768)
+    assert rows["patch_embed.hook_out"] == (1, 56, 56, 96)
+    assert rows["stage1.block0.attn.hook_probs"] == (64, 3, 49, 49)
+    assert rows["stage3.block1.attn.hook_mask"] == (4, 49, 49)
+    assert rows["stage4.hook_out"] == (1, 7, 7, 768) and rows["hook_pooled"] == (1, 768)
     wide = {r[0]: r[1] for r in trace_shapes(*parse_size("224x160")[0])}
-    assert wide["patch_embed.out"] == (1, 56, 40, 96) and wide["stage4.out"] == (1, 7, 5, 768)
+    assert wide["patch_embed.hook_out"] == (1, 56, 40, 96) and wide["stage4.hook_out"] == (1, 7, 5, 768)
 
 
 def test_stage_of() -> None:
-    names = ("input", "patch_embed.out", "stage3.block2.attn.q", "normed", "pooled", "output")
+    names = ("input", "patch_embed.hook_out", "stage3.block2.attn.hook_q", "hook_normed", "hook_pooled", "output")
     assert [stage_of(n) for n in names] == ["embed", "embed", "stage3", "head", "head", "head"]
 
 
 @pytest.mark.parametrize(
     ("stage", "filter", "size"),
-    [("stage1", "*.attn.*", "224"), ("embed", "*", "96"), ("stage3", "*.out", "224"), ("head", "", "96"),
+    [("stage1", "*.attn.*", "224"), ("embed", "*", "96"), ("stage3", "*.hook_out", "224"), ("head", "", "96"),
      ("stage2", "probs", "224x160")],
 )  # fmt: skip
 def test_spec_rows_are_the_trace(stage: str, filter: str, size: str) -> None:
@@ -94,7 +94,7 @@ def test_parse_size_and_clamp() -> None:
     assert state == dict(stage="all", filter="*", size="224") and "stage9" in note and "big" in note
     state, note = shapes_clamp(dict(stage="stage1", filter="*", size="98"))
     assert state["size"] == "96" and "98" in note
-    _, note = shapes_clamp(dict(stage="stage1", filter="normed", size="96"))
+    _, note = shapes_clamp(dict(stage="stage1", filter="hook_normed", size="96"))
     assert "matches no tensor of stage1" in note and "1 in other stages" in note
     _, note = shapes_clamp(dict(stage="stage1", filter="[abc", size="96"))
     assert "not closed" in note
@@ -116,13 +116,13 @@ def test_both_backends_draw(state: dict) -> None:
 def test_explorer_headless() -> None:
     ex = shapes_explorer(stage="stage1", size="96", sizes=("96", "128"))
     assert ex.state == dict(stage="stage1", filter="*", size="96")
-    ex.set(stage="stage2", filter="*.attn.q")
-    rows = [r for r in trace_shapes(96, 96) if r[0].startswith("stage2.") and r[0].endswith(".attn.q")]
+    ex.set(stage="stage2", filter="*.attn.hook_q")
+    rows = [r for r in trace_shapes(96, 96) if r[0].startswith("stage2.") and r[0].endswith(".attn.hook_q")]
     table, bars = ex.figure.data
     assert [v.split("  ", 1)[1] for v in table.cells.values[0]] == [r[0] for r in rows]
     assert list(bars.y) == [r[3] for r in rows]
     ex.set(size="128")
-    assert ex.figure.data[1].y[0] == next(r[3] for r in trace_shapes(128, 128) if r[0] == "stage2.block0.attn.q")
+    assert ex.figure.data[1].y[0] == next(r[3] for r in trace_shapes(128, 128) if r[0] == "stage2.block0.attn.hook_q")
     ex.set(filter="[z-a]")  # a glob that can match nothing: a message, an empty table, no traceback
     assert ex.state["filter"] == "[z-a]" and "matches no tensor" in ex.message.value
     assert len(ex.figure.data[0].cells.values[0]) == 0

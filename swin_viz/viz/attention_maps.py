@@ -3,7 +3,7 @@
 Two explorers share this module:
 
 * **Attention maps** (``attention_maps_*``). Each input goes through a :class:`swin_viz.SwinTransformer` once,
-  with :meth:`~swin_viz.SwinTransformer.run_with_cache` recording every block's ``attn.probs``
+  with :meth:`~swin_viz.SwinTransformer.run_with_cache` recording every block's ``attn.hook_probs``
   ``(B*nW, heads, N, N)`` (and the logits). Choosing a block, a query token and a head then only slices that
   cache: the query's row of probabilities is put back on the block's ``H x W`` token map (zeros outside its
   window), next to the input image with the query's patch and its window outlined in pixels (a token of stage
@@ -170,7 +170,7 @@ def window_layout(H: int, W: int, window: tuple[int, int], shift: tuple[int, int
 
     Returns ``coords`` ``(nW, N, 2)``: the map (row, col) of token ``n`` of window ``w`` (``-1`` for padding),
     and ``slot`` ``(H, W, 2)``: the (window, token-in-window) index of every map position -- the row of
-    ``attn.probs`` that holds its attention. Positions go through ``pad_to_window``, ``cyclic_shift`` (when
+    ``attn.hook_probs`` that holds its attention. Positions go through ``pad_to_window``, ``cyclic_shift`` (when
     ``shift`` is non-zero) and ``window_partition``, exactly as :meth:`swin_viz.SwinBlock.forward` moves features.
     """
     pos = torch.stack(torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij"), -1)[None] + 1  # (1, H, W, 2)
@@ -314,12 +314,12 @@ class AttentionCache:
                 attn.attn_impl = "auto"
             small = device.type == "cpu" and sum(p.numel() for p in model.parameters()) < SMALL_MODEL
             with torch.no_grad(), torch_threads(1 if small else torch.get_num_threads()):
-                logits, cache = model.run_with_cache(x, names="*.attn.probs")
+                logits, cache = model.run_with_cache(x, names="*.attn.hook_probs")
         finally:
             model.train(was_training)
             for attn, impl in impls:
                 attn.attn_impl = impl
-        probs = {name.removesuffix(".attn.probs"): t.float().cpu().numpy() for name, t in cache.items()}
+        probs = {name.removesuffix(".attn.hook_probs"): t.float().cpu().numpy() for name, t in cache.items()}
         return probs, logits[0].float().softmax(-1).cpu().numpy()
 
     def photo(self, name: str, size: int) -> np.ndarray:
@@ -399,7 +399,7 @@ def attention_maps_spec(
     ``image`` names one of the inputs (``None``: the first; an int: its position in the list); ``source``,
     ``model`` and ``images`` choose weights and inputs (see the module docstring). ``row, col`` index the block's
     token map (stage ``s``: ``image_size / patch_size / 2**(s-1)`` a side; ``None``: the default query, moved to
-    this stage); ``head`` one of the stage's heads. The heatmap is row ``n`` of ``attn.probs[w, head]``
+    this stage); ``head`` one of the stage's heads. The heatmap is row ``n`` of ``attn.hook_probs[w, head]``
     (``w, n`` = the query's window and place in it, see :func:`window_layout`) scattered back to map positions:
     it sums to 1 over the window (minus what goes to padding tokens, if the window does not divide the map). The
     image is ``display_size`` pixels a side (``None``: the size the model sees); outlines are drawn in its pixels.

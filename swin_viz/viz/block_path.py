@@ -9,7 +9,7 @@ digit with :meth:`~swin_viz.SwinTransformer.run_with_cache`, recording the block
   ``mlp_out`` (the MLP branch) and ``out`` (the second residual);
 * (b) the length (L2 norm) of the token's vector at each of those steps: how much each branch adds to the
   residual stream;
-* (c) where the token looked: its row of ``attn.probs`` for the chosen head, put back on the block's map (0 outside
+* (c) where the token looked: its row of ``attn.hook_probs`` for the chosen head, put back on the block's map (0 outside
   its window; in a shifted block the window is found through pad, shift and partition, as the model built it).
 """
 
@@ -44,7 +44,7 @@ def _cache(block: str, image: int) -> dict[str, torch.Tensor]:
     model, _ = trained_model()
     images = digits_val()
     x = normalize(images.images[image : image + 1].float() / 255)
-    names = [f"{block}.{n}" for n in ("input", "attn_out", "mlp_out", "out", "attn.probs")]
+    names = [f"{block}.{n}" for n in ("hook_input", "hook_attn_out", "hook_mlp_out", "hook_out", "attn.hook_probs")]
     with torch.no_grad():
         _, cache = model.run_with_cache(x, names=names)
     return cache
@@ -58,11 +58,12 @@ def _module(block: str) -> Any:
 def token_path(block: str = "stage1.block1", row: int = 4, col: int = 4, image: int = 0) -> dict[str, np.ndarray]:
     """The token ``(row, col)`` of ``block``'s map at each of :data:`STEPS`: ``{step: (C,) array}``.
 
-    Every vector is read from a hook point (``input``, ``attn_out``, ``mlp_out``, ``out``) or computed from them
-    with the block's own LayerNorms; ``after attn`` is ``input + attn_out`` (DropPath is the identity in eval).
+    Every vector is read from a hook point (``hook_input``, ``hook_attn_out``, ``hook_mlp_out``, ``hook_out``) or
+    computed from them with the block's own LayerNorms; ``after attn`` is ``input + attn_out`` (DropPath is the
+    identity in eval).
     """
     cache, mod = _cache(block, image), _module(block)
-    x, a, m, o = (cache[f"{block}.{n}"][0, row, col] for n in ("input", "attn_out", "mlp_out", "out"))
+    x, a, m, o = (cache[f"{block}.hook_{n}"][0, row, col] for n in ("input", "attn_out", "mlp_out", "out"))
     with torch.no_grad():
         mid = x + a
         steps = [x, mod.norm1(x), a, mid, mod.norm2(mid), m, o]
@@ -72,7 +73,7 @@ def token_path(block: str = "stage1.block1", row: int = 4, col: int = 4, image: 
 def _where_it_looked(block: str, row: int, col: int, head: int, image: int) -> tuple[np.ndarray, list[Rect]]:
     """The token's probabilities (one head) on the ``H x W`` map, and the outline of the window it is in."""
     cache, mod = _cache(block, image), _module(block)
-    _, H, W, _ = cache[f"{block}.input"].shape
+    _, H, W, _ = cache[f"{block}.hook_input"].shape
     window, shift = effective_window(H, W, mod.window_size, mod.shift_size)
     pos = torch.stack(torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij"), -1)[None].float()
     pos, _ = pad_to_window(pos + 1, window)
@@ -82,7 +83,7 @@ def _where_it_looked(block: str, row: int, col: int, head: int, image: int) -> t
     wins = window_partition(pos, window).reshape(-1, window[0] * window[1], 2).long()  # (nW, N, 2)
     hit = ((wins[..., 0] == row) & (wins[..., 1] == col)).nonzero()[0]
     w, i = int(hit[0]), int(hit[1])
-    probs = cache[f"{block}.attn.probs"][w, head, i]  # (N,)
+    probs = cache[f"{block}.attn.hook_probs"][w, head, i]  # (N,)
     z = np.zeros((H, W))
     for (r, c), p in zip(wins[w].tolist(), probs.tolist()):
         if r >= 0 and c >= 0:  # a padded key gets no cell on the map
@@ -122,7 +123,7 @@ def block_path_spec(
     z, rects = _where_it_looked(block, row, col, head, image)
     kind = "SW-MSA" if mod.shift_size else "W-MSA"
     looked = Panel(
-        f"(c) where it looked: attn.probs, head {head} ({kind})",
+        f"(c) where it looked: attn.hook_probs, head {head} ({kind})",
         "heatmap",
         z=z,
         colorscale=palette.SEQUENTIAL,
@@ -137,7 +138,8 @@ def block_path_spec(
         f"One token through {block} (Eq. 3: LN -> attention -> residual, LN -> MLP -> residual)",
         [channels, norms, looked],
         caption=f"trained weights (digits-small, val top-1 {float(info['val_top1']):.1f}%), validation digit "
-        f"{image}; read from the hook points {block}.input / attn_out / mlp_out / out / attn.probs",
+        f"{image}; read from the hook points {block}.hook_input / hook_attn_out / hook_mlp_out / hook_out / "
+        "attn.hook_probs",
     ).validate()
 
 
@@ -145,7 +147,7 @@ def block_path_clamp(state: State) -> tuple[State, str]:
     """Keep ``row``/``col`` on the block's map and ``head`` below its number of heads."""
     state = dict(state)
     cache, mod = _cache(state["block"], state.get("image", 0)), _module(state["block"])
-    _, H, W, _ = cache[f"{state['block']}.input"].shape
+    _, H, W, _ = cache[f"{state['block']}.hook_input"].shape
     notes = []
     for key, size in (("row", H), ("col", W), ("head", mod.num_heads)):
         if not 0 <= state[key] < size:

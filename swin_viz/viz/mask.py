@@ -9,7 +9,7 @@ Pick a map (a preset), a window and a query token of that window:
   labelled with its region;
 * (d) the query's attention probabilities over the window in a real :class:`swin_viz.SwinBlock` (seeded random
   weights and input), read with :func:`swin_viz.run_with_cache` -- with the mask, or with the mask replaced by
-  zeros through the ``attn.mask`` hook point (the "mask off" toggle), which lets the query attend to tokens
+  zeros through the ``attn.hook_mask`` hook point (the "mask off" toggle), which lets the query attend to tokens
   the roll brought over from the other side of the image.
 
 The explorer runs the block twice per map (mask on and off) and keeps the results in its closure, so moving
@@ -60,8 +60,8 @@ MASK_CATEGORIES = ["attend (0)", f"masked ({MASK_VALUE:g})"]
 def mask_forward(H: int, W: int, M: int, s: int, seed: int = SEED) -> dict[str, np.ndarray]:
     """Run a seeded random shifted block on a seeded random ``(1, H, W, BLOCK_DIM)`` map, with and without mask.
 
-    Returns ``{"on": probs, "off": probs}``, each ``(nW, BLOCK_HEADS, M*M, M*M)`` from the ``attn.probs``
-    hook point; "off" replaces the ``attn.mask`` hook point's tensor by zeros. The global RNG is untouched.
+    Returns ``{"on": probs, "off": probs}``, each ``(nW, BLOCK_HEADS, M*M, M*M)`` from the ``attn.hook_probs``
+    hook point; "off" replaces the ``attn.hook_mask`` hook point's tensor by zeros. The global RNG is untouched.
     Runs on one thread (restored after): tensors this small gain nothing from more, and on a busy machine
     the thread pool's barriers can cost 100+ ms per pass.
     """
@@ -71,10 +71,10 @@ def mask_forward(H: int, W: int, M: int, s: int, seed: int = SEED) -> dict[str, 
         block.eval()
         x = torch.randn(1, H, W, BLOCK_DIM)
     with torch.no_grad(), torch_threads(1):
-        _, on = run_with_cache(block, x, names=["attn.probs"])
-        with hooks(block, {"attn.mask": lambda module, inputs, out: torch.zeros_like(out)}):
-            _, off = run_with_cache(block, x, names=["attn.probs"])
-    return {"on": on["attn.probs"].numpy(), "off": off["attn.probs"].numpy()}
+        _, on = run_with_cache(block, x, names=["attn.hook_probs"])
+        with hooks(block, {"attn.hook_mask": lambda module, inputs, out: torch.zeros_like(out)}):
+            _, off = run_with_cache(block, x, names=["attn.hook_probs"])
+    return {"on": on["attn.hook_probs"].numpy(), "off": off["attn.hook_probs"].numpy()}
 
 
 def _map_data(H: int, W: int, M: int, s: int) -> dict[str, Any]:
@@ -166,7 +166,7 @@ def mask_spec(
     window_note = "one region: its mask is all zeros" if n_regions == 1 else f"{n_regions} regions"
     caption = (
         f"Query {query} (row {qr}, col {qc}, region {q_region}) of window {window} ({window_note}). Attention on "
-        f"other regions, head {head}: {mass['on']:.1%} with the mask, {mass['off']:.1%} with attn.mask hooked to "
+        f"other regions, head {head}: {mass['on']:.1%} with the mask, {mass['off']:.1%} with attn.hook_mask hooked to "
         f"zeros. Block: SwinBlock(dim={BLOCK_DIM}, {BLOCK_HEADS} heads), random untrained weights, random input."
     )
     return FigureSpec(

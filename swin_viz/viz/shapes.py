@@ -193,7 +193,7 @@ def shapes_clamp(state: State) -> tuple[State, str]:
     rows = trace_shapes(H, W)
     if not _select(rows, state["stage"], pattern):
         elsewhere = _select(rows, "all", pattern)
-        hint = f" ({len(elsewhere)} in other stages)" if elsewhere else "; names look like 'stage1.block0.attn.q'"
+        hint = f" ({len(elsewhere)} in other stages)" if elsewhere else "; names look like 'stage1.block0.attn.hook_q'"
         where = "all stages" if state["stage"] == "all" else state["stage"]
         notes.append(f"the filter {pattern!r} matches no tensor of {where}{hint}.")
     return state, " ".join(notes)
@@ -225,9 +225,9 @@ BENCH_CHANGES: list[dict] = [
 
 STATIC_STATES = [
     dict(stage="embed", filter="*", size="224"), dict(stage="stage1", filter="*", size="224"),
-    dict(stage="stage1", filter="*.attn.*", size="224"), dict(stage="stage3", filter="*.out", size="224"),
+    dict(stage="stage1", filter="*.attn.*", size="224"), dict(stage="stage3", filter="*.hook_out", size="224"),
     dict(stage="stage4", filter="*", size="96"), dict(stage="head", filter="*", size="224"),
-    dict(stage="all", filter="stage?.out", size="224x160"),
+    dict(stage="all", filter="stage?.hook_out", size="224x160"),
 ]  # fmt: skip
 
 
