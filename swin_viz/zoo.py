@@ -1,0 +1,164 @@
+"""Shared models: the one cache of read-only models that figures, labs and checks borrow (the whole book).
+
+Many pages draw from the same few models -- Swin-T with seeded random weights, the shipped ``digits-small``
+checkpoint, a structure-only model on the meta device -- and building one costs from 0.1 s to a few seconds.
+:func:`shared_model` builds each once per key and hands every caller the same object:
+
+* ``weights="random"``: ``create_model(name)`` with the weights drawn after ``torch.manual_seed(seed)``;
+* ``weights="pretrained"``: a checkpoint the package ships, ``name`` one of ``swin_viz.pretrained.PRETRAINED``,
+  loaded by :func:`swin_viz.pretrained.load_pretrained` (its provenance: :func:`swin_viz.pretrained.pretrained_info`);
+* ``weights="meta"``: ``create_model(name)`` on the meta device (shapes and structure, no memory, no arithmetic).
+
+Every model is built under ``torch.random.fork_rng``, so asking for one never moves the caller's random stream,
+and is returned in eval mode with ``requires_grad_(False)``.
+
+**Shared means read-only.** Every caller holds the same object: a caller that changes it (``train()``,
+``requires_grad_``, ``set_attn_impl``, ``load_state_dict``, editing a weight in place) changes it for every other
+page, lab and check. Take a private copy instead: ``copy.deepcopy(shared_model(...))``, or build one with
+:func:`swin_viz.create_model`. Each call checks the cheap part of that promise (eval mode everywhere, no gradients,
+every block's ``attn_impl`` as asked) and raises a ``RuntimeError`` that says so when a caller broke it; the broken
+model is dropped, so the next call builds a fresh one. Weights edited in place are not checked (that would cost a
+pass over every weight per call): the tests check that the library's callers leave them alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import NamedTuple
+
+import torch
+
+from .attention import ATTN_IMPLS
+from .model import SwinConfig, SwinTransformer, create_model, model_config, registered_models
+
+__all__ = ["WEIGHTS", "cache_clear", "cached_keys", "shared_model"]
+
+WEIGHTS = ("random", "pretrained", "meta")
+"""What :func:`shared_model` can fill a model with: seeded random weights, a shipped checkpoint, or nothing (meta)."""
+
+
+class _Key(NamedTuple):
+    name: str
+    weights: str
+    seed: int | None
+    attn_impl: str
+    config: SwinConfig | None  # the registered config (random/meta): a re-registered name is a new model
+
+
+_MODELS: dict[_Key, SwinTransformer] = {}
+_LOCK = threading.RLock()
+
+
+def _key(name: str, weights: str, seed: int | None, attn_impl: str | None) -> _Key:
+    """Check the arguments and normalise them into the cache key (``attn_impl=None`` is the model's ``"auto"``)."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+    if attn_impl is not None and attn_impl not in ATTN_IMPLS:
+        raise ValueError(f"attn_impl must be one of {ATTN_IMPLS} (or None: the model's default), got {attn_impl!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed must be an int (or None), got {seed!r}")
+    from .pretrained import PRETRAINED
+
+    if weights == "pretrained":
+        if name not in PRETRAINED:
+            hint = f"; {name!r} is a model config: pass weights='random' or 'meta'" if name in registered_models() else ""
+            raise ValueError(f"unknown checkpoint {name!r} for weights='pretrained'; shipped: {sorted(PRETRAINED)}{hint}")
+        if seed is not None:
+            raise ValueError("seed applies to weights='random' only: a shipped checkpoint's weights are fixed")
+        return _Key(name, weights, None, attn_impl or "auto", None)
+    if name not in registered_models():
+        hint = f"; {name!r} is a shipped checkpoint: pass weights='pretrained'" if name in PRETRAINED else ""
+        raise ValueError(f"unknown model {name!r} for weights={weights!r}; choose one of {registered_models()}{hint}")
+    if weights == "meta" and seed is not None:
+        raise ValueError("seed applies to weights='random' only: a meta-device model has no weights")
+    config = SwinConfig(**model_config(name))
+    return _Key(name, weights, (0 if seed is None else seed) if weights == "random" else None, attn_impl or "auto", config)
+
+
+def _build(key: _Key) -> SwinTransformer:
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: keep the caller's stream
+        if key.weights == "pretrained":
+            from .pretrained import load_pretrained
+
+            model = load_pretrained(key.name)[0]
+        elif key.weights == "meta":
+            with torch.device("meta"):
+                model = create_model(key.name)
+        else:
+            torch.manual_seed(key.seed)
+            model = create_model(key.name)
+    model.set_attn_impl(key.attn_impl)
+    return model.eval().requires_grad_(False)
+
+
+def _describe(key: _Key) -> str:
+    args = [repr(key.name), f"weights={key.weights!r}"]
+    if key.seed:
+        args.append(f"seed={key.seed}")
+    if key.attn_impl != "auto":
+        args.append(f"attn_impl={key.attn_impl!r}")
+    return f"shared_model({', '.join(args)})"
+
+
+def _changed(model: SwinTransformer, key: _Key) -> str:
+    """What a caller changed on a shared model (empty if nothing the check can see)."""
+    for name, module in model.named_modules():
+        if module.training:
+            return f"{name or 'the model'} is in training mode"
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            return f"{name} requires grad"
+    for stage in model.stages:
+        for block in stage.blocks:
+            if block.attn.attn_impl != key.attn_impl:
+                return f"its attn_impl is {block.attn.attn_impl!r}, not {key.attn_impl!r}"
+    return ""
+
+
+def shared_model(
+    name: str, *, weights: str = "random", seed: int | None = None, attn_impl: str | None = None
+) -> SwinTransformer:
+    """The shared, read-only model ``name`` with ``weights``: built once per arguments, the same object after.
+
+    * ``name``: a registered config (``swin_viz.registered_models()``: ``"swin_t"`` .. ``"swin_l"``, ``"small"``,
+      ``"tiny"``, ``"demo"``) for ``weights="random"`` or ``"meta"``; a shipped checkpoint (``"digits-small"``)
+      for ``weights="pretrained"``.
+    * ``weights``: ``"random"`` (drawn after ``torch.manual_seed(seed)``), ``"pretrained"`` or ``"meta"``.
+    * ``seed``: for ``"random"`` only (``None`` is 0); an error with the others, whose weights it cannot change.
+    * ``attn_impl``: every block's attention path (``"auto"``, ``"explicit"``, ``"fused"``); ``None`` is ``"auto"``.
+      ``"explicit"`` is what ``FlopCounterMode`` can measure.
+
+    The model is in eval mode, with ``requires_grad`` off; forward: ``(B, in_chans, H, W) -> (B, num_classes)``.
+    The caller's random stream is untouched. **Do not change it**: it is shared with every other caller. For a
+    private one, ``copy.deepcopy(shared_model(...))`` or ``swin_viz.create_model(name)``. A model found in train
+    mode, with gradients on, or with another ``attn_impl`` raises ``RuntimeError`` (and is rebuilt next call).
+
+    Raises ``ValueError`` naming the choices for an unknown ``name``, ``weights`` or ``attn_impl``.
+    """
+    key = _key(name, weights, seed, attn_impl)
+    with _LOCK:
+        model = _MODELS.get(key)
+        if model is not None:
+            why = _changed(model, key)
+            if why:
+                del _MODELS[key]
+                raise RuntimeError(
+                    f"{_describe(key)} was changed by a caller: {why}. Shared models are read-only (every figure, "
+                    f"lab and check holds the same object); take a private copy with copy.deepcopy({_describe(key)}) "
+                    f"or build one with swin_viz.create_model({name!r}). The next call builds a fresh shared model."
+                )
+            return model
+        model = _MODELS[key] = _build(key)
+        return model
+
+
+def cache_clear() -> None:
+    """Forget every shared model (for tests; the next :func:`shared_model` call builds afresh)."""
+    with _LOCK:
+        _MODELS.clear()
+
+
+def cached_keys() -> list[tuple[str, str, int | None, str]]:
+    """``(name, weights, seed, attn_impl)`` of every model built so far, in the order they were built."""
+    with _LOCK:
+        return [(k.name, k.weights, k.seed, k.attn_impl) for k in _MODELS]
