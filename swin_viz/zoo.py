@@ -61,8 +61,11 @@ def _key(name: str, weights: str, seed: int | None, attn_impl: str | None) -> _K
 
     if weights == "pretrained":
         if name not in PRETRAINED:
-            hint = f"; {name!r} is a model config: pass weights='random' or 'meta'" if name in registered_models() else ""
-            raise ValueError(f"unknown checkpoint {name!r} for weights='pretrained'; shipped: {sorted(PRETRAINED)}{hint}")
+            config_name = name in registered_models()
+            hint = f"; {name!r} is a model config: pass weights='random' or 'meta'" if config_name else ""
+            raise ValueError(
+                f"unknown checkpoint {name!r} for weights='pretrained'; shipped: {sorted(PRETRAINED)}{hint}"
+            )
         if seed is not None:
             raise ValueError("seed applies to weights='random' only: a shipped checkpoint's weights are fixed")
         return _Key(name, weights, None, attn_impl or "auto", None)
@@ -72,7 +75,9 @@ def _key(name: str, weights: str, seed: int | None, attn_impl: str | None) -> _K
     if weights == "meta" and seed is not None:
         raise ValueError("seed applies to weights='random' only: a meta-device model has no weights")
     config = SwinConfig(**model_config(name))
-    return _Key(name, weights, (0 if seed is None else seed) if weights == "random" else None, attn_impl or "auto", config)
+    if weights == "random" and seed is None:
+        seed = 0
+    return _Key(name, weights, seed, attn_impl or "auto", config)
 
 
 def _build(key: _Key) -> SwinTransformer:
