@@ -15,10 +15,12 @@ and is returned in eval mode with ``requires_grad_(False)``.
 **Shared means read-only.** Every caller holds the same object: a caller that changes it (``train()``,
 ``requires_grad_``, ``set_attn_impl``, ``load_state_dict``, editing a weight in place) changes it for every other
 page, lab and check. Take a private copy instead: ``copy.deepcopy(shared_model(...))``, or build one with
-:func:`swin_viz.create_model`. Each call checks the cheap part of that promise (eval mode everywhere, no gradients,
-every block's ``attn_impl`` as asked) and raises a ``RuntimeError`` that says so when a caller broke it; the broken
-model is dropped, so the next call builds a fresh one. Weights edited in place are not checked (that would cost a
-pass over every weight per call): the tests check that the library's callers leave them alone.
+:func:`swin_viz.create_model`. Each call checks that promise, cheaply (no pass over the weights' values): every
+module in eval mode, no parameter requiring grad, every block's ``attn_impl`` as asked, and every parameter and
+buffer the same tensor, never written in place since the build (its storage, dtype and autograd version counter).
+A caller that broke it gets a ``RuntimeError`` saying what changed and how to take a copy; the broken model is
+dropped, so the next call builds a fresh one. (A write through ``.data`` bypasses the version counter, so it is
+not seen: the tests check that the library's own callers leave every weight as they found it.)
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class _Key(NamedTuple):
     config: SwinConfig | None  # the registered config (random/meta): a re-registered name is a new model
 
 
-_MODELS: dict[_Key, SwinTransformer] = {}
+_MODELS: dict[_Key, tuple[SwinTransformer, dict[str, tuple]]] = {}
 _LOCK = threading.RLock()
 
 
@@ -105,7 +107,14 @@ def _describe(key: _Key) -> str:
     return f"shared_model({', '.join(args)})"
 
 
-def _changed(model: SwinTransformer, key: _Key) -> str:
+def _fingerprint(model: SwinTransformer) -> dict[str, tuple]:
+    """``{name: (version, storage, dtype)}`` of every parameter and buffer: any in-place write bumps the version
+    (``load_state_dict``, ``add_``, an optimiser step); ``.double()``, ``.to(...)`` or a new tensor change the rest."""
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    return {name: (t._version, t.data_ptr(), t.dtype) for name, t in tensors}
+
+
+def _changed(model: SwinTransformer, key: _Key, fingerprint: dict[str, tuple]) -> str:
     """What a caller changed on a shared model (empty if nothing the check can see)."""
     for name, module in model.named_modules():
         if module.training:
@@ -117,6 +126,13 @@ def _changed(model: SwinTransformer, key: _Key) -> str:
         for block in stage.blocks:
             if block.attn.attn_impl != key.attn_impl:
                 return f"its attn_impl is {block.attn.attn_impl!r}, not {key.attn_impl!r}"
+    now = _fingerprint(model)
+    if now.keys() != fingerprint.keys():
+        return f"its parameters and buffers are not those it was built with ({sorted(now.keys() ^ fingerprint.keys())})"
+    for name, (version, storage, dtype) in now.items():
+        if (version, storage, dtype) != fingerprint[name]:
+            what = "written in place" if (storage, dtype) == fingerprint[name][1:] else "replaced or converted"
+            return f"{name} was {what}"
     return ""
 
 
@@ -136,15 +152,17 @@ def shared_model(
     The model is in eval mode, with ``requires_grad`` off; forward: ``(B, in_chans, H, W) -> (B, num_classes)``.
     The caller's random stream is untouched. **Do not change it**: it is shared with every other caller. For a
     private one, ``copy.deepcopy(shared_model(...))`` or ``swin_viz.create_model(name)``. A model found in train
-    mode, with gradients on, or with another ``attn_impl`` raises ``RuntimeError`` (and is rebuilt next call).
+    mode, with gradients on, another ``attn_impl``, or weights written or converted raises ``RuntimeError`` (and is
+    rebuilt on the next call).
 
     Raises ``ValueError`` naming the choices for an unknown ``name``, ``weights`` or ``attn_impl``.
     """
     key = _key(name, weights, seed, attn_impl)
     with _LOCK:
-        model = _MODELS.get(key)
-        if model is not None:
-            why = _changed(model, key)
+        entry = _MODELS.get(key)
+        if entry is not None:
+            model, fingerprint = entry
+            why = _changed(model, key, fingerprint)
             if why:
                 del _MODELS[key]
                 raise RuntimeError(
@@ -153,7 +171,8 @@ def shared_model(
                     f"or build one with swin_viz.create_model({name!r}). The next call builds a fresh shared model."
                 )
             return model
-        model = _MODELS[key] = _build(key)
+        model = _build(key)
+        _MODELS[key] = model, _fingerprint(model)
         return model
 
 
