@@ -83,7 +83,9 @@ def _key(name: str, weights: str, seed: int | None, attn_impl: str | None) -> _K
 
 
 def _build(key: _Key) -> SwinTransformer:
-    with torch.random.fork_rng(devices=[]):  # building draws initial weights: keep the caller's stream
+    # Normal tensors even when the first caller runs under torch.inference_mode (inference tensors could never be
+    # used with autograd by a later caller); a forked RNG, since building draws initial weights.
+    with torch.inference_mode(False), torch.random.fork_rng(devices=[]):
         if key.weights == "pretrained":
             from .pretrained import load_pretrained
 

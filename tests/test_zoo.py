@@ -233,3 +233,15 @@ def test_the_callers_leave_the_shared_models_as_they_found_them() -> None:
         assert all(torch.equal(now[n], t) for n, t in sd.items()), name
     assert shared_model("swin_t") is swin_t
     assert sum(float(p.double().sum()) for p in swin_t.parameters()) == checksum
+
+
+def test_a_first_call_under_inference_mode_still_builds_normal_tensors() -> None:
+    """The shape tracer first asks under torch.inference_mode; the capstone's checks share that model later."""
+    with torch.inference_mode():
+        model = shared_model("tiny")
+        assert shared_model("tiny") is model  # the check on a cache hit works in inference mode too
+    assert not any(p.is_inference() for p in model.parameters())
+    x = torch.randn(1, 3, 32, 32, requires_grad=True)
+    model(x).sum().backward()  # gradients reach the input through the shared (frozen) weights
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert shared_model("tiny") is model
