@@ -30,8 +30,9 @@ from typing import NamedTuple
 
 import torch
 
+from . import model as _model
 from .attention import ATTN_IMPLS
-from .model import SwinConfig, SwinTransformer, create_model, model_config, registered_models
+from .model import SwinConfig, SwinTransformer, create_model, registered_models
 
 __all__ = ["WEIGHTS", "cache_clear", "cached_keys", "shared_model"]
 
@@ -47,7 +48,7 @@ class _Key(NamedTuple):
     config: SwinConfig | None  # the registered config (random/meta): a re-registered name is a new model
 
 
-_MODELS: dict[_Key, tuple[SwinTransformer, dict[str, tuple]]] = {}
+_MODELS: dict[_Key, _Snapshot] = {}
 _LOCK = threading.RLock()
 
 
@@ -71,12 +72,12 @@ def _key(name: str, weights: str, seed: int | None, attn_impl: str | None) -> _K
         if seed is not None:
             raise ValueError("seed applies to weights='random' only: a shipped checkpoint's weights are fixed")
         return _Key(name, weights, None, attn_impl or "auto", None)
-    if name not in registered_models():
+    config = _model._REGISTRY.get(name)  # the registry itself: model_config's copy costs ~50 us per call
+    if config is None:
         hint = f"; {name!r} is a shipped checkpoint: pass weights='pretrained'" if name in PRETRAINED else ""
         raise ValueError(f"unknown model {name!r} for weights={weights!r}; choose one of {registered_models()}{hint}")
     if weights == "meta" and seed is not None:
         raise ValueError("seed applies to weights='random' only: a meta-device model has no weights")
-    config = SwinConfig(**model_config(name))
     if weights == "random" and seed is None:
         seed = 0
     return _Key(name, weights, seed, attn_impl or "auto", config)
@@ -109,33 +110,49 @@ def _describe(key: _Key) -> str:
     return f"shared_model({', '.join(args)})"
 
 
-def _fingerprint(model: SwinTransformer) -> dict[str, tuple]:
-    """``{name: (version, storage, dtype)}`` of every parameter and buffer: any in-place write bumps the version
-    (``load_state_dict``, ``add_``, an optimiser step); ``.double()``, ``.to(...)`` or a new tensor change the rest."""
-    tensors = [*model.named_parameters(), *model.named_buffers()]
-    return {name: (t._version, t.data_ptr(), t.dtype) for name, t in tensors}
+class _Snapshot:
+    """What a shared model was when it was built, in flat lists, so the check on each call walks no module tree.
 
+    ``modules``: ``(name, parent, attribute, child)`` of every submodule; ``tensors``: ``(name, owner, table, key,
+    tensor, (version, storage, dtype))`` of every parameter and buffer -- any in-place write bumps the version
+    (``load_state_dict``, ``add_`` under ``no_grad``, an optimiser step), ``.double()`` or ``.to()`` change the rest.
+    """
 
-def _changed(model: SwinTransformer, key: _Key, fingerprint: dict[str, tuple]) -> str:
-    """What a caller changed on a shared model (empty if nothing the check can see)."""
-    for name, module in model.named_modules():
-        if module.training:
-            return f"{name or 'the model'} is in training mode"
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            return f"{name} requires grad"
-    for stage in model.stages:
-        for block in stage.blocks:
-            if block.attn.attn_impl != key.attn_impl:
-                return f"its attn_impl is {block.attn.attn_impl!r}, not {key.attn_impl!r}"
-    now = _fingerprint(model)
-    if now.keys() != fingerprint.keys():
-        return f"its parameters and buffers are not those it was built with ({sorted(now.keys() ^ fingerprint.keys())})"
-    for name, (version, storage, dtype) in now.items():
-        if (version, storage, dtype) != fingerprint[name]:
-            what = "written in place" if (storage, dtype) == fingerprint[name][1:] else "replaced or converted"
-            return f"{name} was {what}"
-    return ""
+    def __init__(self, model: SwinTransformer) -> None:
+        self.root = model
+        self.modules = [(f"{prefix}.{attr}".lstrip("."), parent, attr, child)
+                        for prefix, parent in model.named_modules() for attr, child in parent._modules.items()
+                        if child is not None]  # fmt: skip
+        self.tensors = [(f"{prefix}.{key}".lstrip("."), owner, table, key, t, self._state(t))
+                        for prefix, owner in model.named_modules() for table in ("_parameters", "_buffers")
+                        for key, t in getattr(owner, table).items() if t is not None]  # fmt: skip
+        self.attns = [block.attn for stage in model.stages for block in stage.blocks]
+
+    @staticmethod
+    def _state(t: torch.Tensor) -> tuple:
+        return t._version, t.data_ptr(), t.dtype
+
+    def changed(self, attn_impl: str) -> str:
+        """What a caller changed since the build (empty if nothing this check can see)."""
+        if self.root.training:
+            return "the model is in training mode"
+        for name, parent, attr, child in self.modules:
+            if parent._modules.get(attr) is not child:
+                return f"{name} was replaced"
+            if child.training:
+                return f"{name} is in training mode"
+        for name, owner, table, key, t, state in self.tensors:
+            if getattr(owner, table).get(key) is not t:
+                return f"{name} was replaced"
+            if t.requires_grad:
+                return f"{name} requires grad"
+            now = self._state(t)
+            if now != state:
+                return f"{name} was {'written in place' if now[1:] == state[1:] else 'converted or moved'}"
+        for attn in self.attns:
+            if attn.attn_impl != attn_impl:
+                return f"its attn_impl is {attn.attn_impl!r}, not {attn_impl!r}"
+        return ""
 
 
 def shared_model(
@@ -163,8 +180,7 @@ def shared_model(
     with _LOCK:
         entry = _MODELS.get(key)
         if entry is not None:
-            model, fingerprint = entry
-            why = _changed(model, key, fingerprint)
+            why = entry.changed(key.attn_impl)
             if why:
                 del _MODELS[key]
                 raise RuntimeError(
@@ -172,9 +188,9 @@ def shared_model(
                     f"lab and check holds the same object); take a private copy with copy.deepcopy({_describe(key)}) "
                     f"or build one with swin_viz.create_model({name!r}). The next call builds a fresh shared model."
                 )
-            return model
+            return entry.root
         model = _build(key)
-        _MODELS[key] = model, _fingerprint(model)
+        _MODELS[key] = _Snapshot(model)
         return model
 
 

@@ -150,8 +150,10 @@ def _no_grad(fn, *args):
         (lambda m: m.set_attn_impl("explicit"), "its attn_impl is 'explicit', not 'auto'"),
         (lambda m: _no_grad(m.head.weight.add_, 1.0), "head.weight was written in place"),
         (lambda m: m.load_state_dict(m.state_dict()), "was written in place"),
-        (lambda m: m.double(), "patch_embed.proj.weight was replaced or converted"),
+        (lambda m: m.double(), "patch_embed.proj.weight was converted or moved"),
         (lambda m: m.stage1.block0.attn.relative_bias.index.zero_(), "relative_bias.index was written in place"),
+        (lambda m: setattr(m, "head", torch.nn.Linear(64, 10).eval()), "head was replaced"),
+        (lambda m: setattr(m.head, "weight", torch.nn.Parameter(m.head.weight + 1, False)), "head.weight was replaced"),
     ],
 )
 def test_a_caller_that_changes_the_shared_model_is_told_who_should_copy(mutate, why: str) -> None:
