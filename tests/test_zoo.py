@@ -126,6 +126,8 @@ def test_meta_model_has_meta_parameters_and_runs_on_meta() -> None:
         ("swin_t", {"weights": "imagenet"}, r"weights must be one of \('random', 'pretrained', 'meta'\)"),
         ("swin_t", {"attn_impl": "flash"}, r"attn_impl must be one of \('auto', 'explicit', 'fused'\)"),
         ("swin_t", {"seed": 1.5}, r"seed must be an int"),
+        (["swin_t"], {}, r"name must be a string"),
+        ("swin_t", {"attn_impl": ["auto"]}, r"attn_impl must be one of"),
         ("swin_t", {"weights": "meta", "seed": 1}, r"seed applies to weights='random' only"),
         ("digits-small", {"weights": "pretrained", "seed": 0}, r"seed applies to weights='random' only"),
     ],
@@ -166,6 +168,13 @@ def test_a_caller_that_changes_the_shared_model_is_told_who_should_copy(mutate, 
     fresh = shared_model("tiny")  # the broken one is dropped: the next call builds a correct one
     assert fresh is not model and not fresh.training and _impls(fresh) == {"auto"}
     assert shared_model("tiny") is fresh
+
+
+def test_the_message_for_a_changed_checkpoint_says_how_to_load_one_of_your_own() -> None:
+    shared_model("digits-small", weights="pretrained").train()
+    own = r"build your own with swin_viz\.pretrained\.load_pretrained\('digits-small'\)\[0\]"
+    with pytest.raises(RuntimeError, match=own):
+        shared_model("digits-small", weights="pretrained")
 
 
 def test_a_private_copy_leaves_the_shared_model_alone() -> None:
