@@ -22,9 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from swin_viz.model import SwinTransformer, swin_t
+from swin_viz.model import SwinTransformer
 from swin_viz.probes import official_state_dict
 from swin_viz.shift import shifted_window_mask
+from swin_viz.zoo import shared_model
 
 from ._check import NOT_WRITTEN, Report, explain_difference, forbid, run_student
 
@@ -64,12 +65,10 @@ LIBRARY_PARTS = (
 _DERIVED = ("relative_position_index", "attn_mask")
 
 
-@functools.lru_cache(maxsize=1)
 def reference_model() -> SwinTransformer:
-    """Swin-T with seeded random weights, in eval mode (the global RNG is untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return swin_t().eval()
+    """Swin-T with seed-0 random weights, in eval mode: :func:`swin_viz.shared_model` ``("swin_t")``, shared with
+    the figures and read-only (the global RNG is untouched)."""
+    return shared_model("swin_t")
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,7 +19,8 @@ from typing import Any
 import torch
 
 from swin_viz.merging import merge_patches
-from swin_viz.model import SwinTransformer, swin_t
+from swin_viz.model import SwinTransformer
+from swin_viz.zoo import shared_model
 
 from ._check import NOT_ANSWERED, Report, explain_difference, forbid, run_student, unanswered
 
@@ -173,10 +174,8 @@ def _deinterleave(got: torch.Tensor, C: int) -> torch.Tensor:
 
 
 # ============================================================================================= parameter counts
-@functools.lru_cache(maxsize=1)
 def _swin_t_meta() -> SwinTransformer:
-    with torch.device("meta"):
-        return swin_t()
+    return shared_model("swin_t", weights="meta")  # structure only, shared and read-only
 
 
 def _numel(module: torch.nn.Module) -> int:

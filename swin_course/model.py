@@ -25,6 +25,7 @@ from swin_viz.checkpoints import layout_names
 from swin_viz.hooks import hook_points
 from swin_viz.model import SwinTransformer
 from swin_viz.probes import leakage_parts, official_state_dict
+from swin_viz.zoo import shared_model
 
 from ._check import NOT_WRITTEN, Report, explain_difference, forbid, run_student
 
@@ -50,13 +51,10 @@ LEAKAGE_BLOCKS = ("stage1.block1", "stage2.block1")
 """The shifted blocks of ``digits-small`` (stage 3's 4 x 4 map is one window: no shift, no mask)."""
 
 
-@functools.lru_cache(maxsize=1)
 def lab_model() -> SwinTransformer:
-    """The shipped ``digits-small`` checkpoint in eval mode (loaded once; the global RNG is untouched)."""
-    from swin_viz.pretrained import load_pretrained
-
-    with torch.random.fork_rng(devices=[]):
-        return load_pretrained("digits-small")[0]
+    """The shipped ``digits-small`` checkpoint in eval mode: :func:`swin_viz.shared_model` ``("digits-small",
+    weights="pretrained")``, loaded once and shared with the figures (read-only; the global RNG is untouched)."""
+    return shared_model("digits-small", weights="pretrained")
 
 
 @functools.lru_cache(maxsize=4)

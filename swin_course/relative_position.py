@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from swin_viz.relative_position import RelativePositionBias, relative_offsets, relative_position_index
+from swin_viz.zoo import shared_model
 
 from ._check import NOT_ANSWERED, NOT_WRITTEN, Report, explain_difference, forbid, run_student, unanswered
 
@@ -147,9 +148,7 @@ def _gather_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
         for M, heads in ((2, 1), (3, 4), (7, 3)):
             cases.append((f"random table, M={M}, {heads} head{'s' if heads > 1 else ''}",
                           torch.randn((2 * M - 1) ** 2, heads), relative_position_index(M)))  # fmt: skip
-        from swin_viz.pretrained import load_pretrained
-
-        model, _ = load_pretrained("digits-small")
+    model = shared_model("digits-small", weights="pretrained")  # read-only: its table is cloned below
     module = model.get_submodule("stage1.block1.attn.relative_bias")
     cases.append((
         f"trained table (digits-small, stage1.block1), M={module.window_size}, {module.num_heads} heads",
@@ -260,9 +259,7 @@ def _resize_cases() -> list[tuple[str, torch.Tensor, int]]:
         for M, heads, new in ((7, 3, 12), (4, 2, 6), (5, 1, 3), (3, 2, 3)):
             cases.append((f"random table, M={M} -> M'={new}, {heads} head{'s' if heads > 1 else ''}",
                           torch.randn((2 * M - 1) ** 2, heads), new))  # fmt: skip
-        from swin_viz.pretrained import load_pretrained
-
-        model, _ = load_pretrained("digits-small")
+    model = shared_model("digits-small", weights="pretrained")  # read-only: its table is cloned below
     module = model.get_submodule("stage1.block1.attn.relative_bias")
     cases.append((f"trained table (digits-small, stage1.block1), M={module.window_size} -> M'=6",
                   module.table.detach().clone(), 6))  # fmt: skip

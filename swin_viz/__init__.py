@@ -16,6 +16,7 @@ Files, in the order the paper introduces the ideas:
 ``hooks.py``               hook points, ``run_with_cache``, ``hooks``
 ``probes.py``              measurements written on the hooks (mask leakage, saved tensors, reach)
 ``checkpoints.py``         loading official / timm / torchvision / HuggingFace weights; saving our own
+``zoo.py``                 ``shared_model``: the one cache of shared, read-only models (random, shipped, meta)
 =========================  ==========================================================================
 """
 
@@ -55,6 +56,7 @@ from .probes import mask_leakage, official_state_dict, reach_counts, saved_tenso
 from .relative_position import RelativePositionBias, relative_offsets, relative_position_index
 from .shift import MASK_VALUE, cyclic_shift, region_labels, reverse_cyclic_shift, shifted_window_mask
 from .windows import effective_window, num_windows, pad_to_window, window_partition, window_reverse
+from .zoo import shared_model
 
 __version__ = "0.1.0"
 
@@ -111,6 +113,7 @@ __all__ = [
     "save_checkpoint",
     "saved_tensor_bytes",
     "saved_tensors",
+    "shared_model",
     "shifted_window_mask",
     "stage_geometry",
     "swin_b",

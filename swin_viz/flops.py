@@ -258,13 +258,13 @@ def measure_macs(module: nn.Module, *inputs: torch.Tensor, **kwargs: object) -> 
 
 
 def model_table(img_size: int = 224) -> str:
-    """Parameters and MACs of Swin-T/S/B/L at ``img_size`` (models built on the meta device: no memory used)."""
-    from .model import CONFIGS, create_model
+    """Parameters and MACs of Swin-T/S/B/L at ``img_size`` (the shared meta-device models: no memory used)."""
+    from .model import CONFIGS
+    from .zoo import shared_model
 
     lines = [f"{'model':7s} {'params':>12s} {'G MACs':>8s} {'matmul G MACs':>14s} {'GFLOPs (2x matmul)':>19s}"]
     for name in CONFIGS:
-        with torch.device("meta"):
-            model = create_model(name)
+        model = shared_model(name, weights="meta")
         params = sum(p.numel() for p in model.parameters())
         report = count_macs(model, img_size)
         lines.append(

@@ -58,7 +58,11 @@ def pretrained_info(name: str = "digits-small") -> dict[str, Any]:
 
 
 def load_pretrained(name: str = "digits-small") -> tuple[SwinTransformer, dict[str, Any]]:
-    """``(model in eval mode, provenance)`` of a shipped checkpoint, loaded with ``weights_only=True``."""
+    """``(model in eval mode, provenance)`` of a shipped checkpoint, loaded with ``weights_only=True``.
+
+    A new model on every call, the caller's to change. The figures and labs share one read-only copy instead:
+    :func:`swin_viz.shared_model` ``(name, weights="pretrained")``.
+    """
     info = pretrained_info(name)
     model = model_from_checkpoint(ASSETS / f"{PRETRAINED[name]}.pt")
     return model.eval(), info

@@ -10,7 +10,6 @@ from print_figures import assert_print_figure_shows
 import swin_viz
 from swin_viz import RelativePositionBias, relative_offsets, relative_position_index
 from swin_viz.pretrained import load_pretrained
-from swin_viz.viz.attention_maps import _load_trained
 from swin_viz.viz.relative_position import (
     BENCH_CHANGES,
     STATIC_STATES,
@@ -115,7 +114,7 @@ def test_drawing_leaves_the_callers_random_stream_alone() -> None:
     torch.manual_seed(1)
     relative_position_spec(M=5, query=0, head=0, source="random")
     torch.testing.assert_close(torch.rand(3), a)
-    _load_trained.cache_clear()  # loading the shipped model builds one (random init) before loading its weights
+    swin_viz.zoo.cache_clear()  # loading the shipped model builds one (random init) before loading its weights
     torch.manual_seed(1)
     relative_position_spec()
     torch.testing.assert_close(torch.rand(3), a)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from print_figures import assert_print_figure_shows
 
-from swin_viz.viz import shapes
+import swin_viz
 from swin_viz.viz.render import to_matplotlib, to_plotly
 from swin_viz.viz.shapes import (
     BENCH_CHANGES,
@@ -27,7 +27,7 @@ from swin_viz.viz.shapes import (
 
 def test_trace_is_run_with_cache() -> None:
     rows = trace_shapes(96, 96)
-    model = shapes._model()
+    model = swin_viz.shared_model("swin_t")  # the model the tracer runs
     with torch.inference_mode():
         out, cache = model.run_with_cache(torch.zeros(1, 3, 96, 96))
     assert [r[0] for r in rows] == ["input", *cache, "output"]

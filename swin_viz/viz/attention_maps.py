@@ -46,9 +46,11 @@ import torch
 import torch.nn.functional as F
 
 from ..model import SwinTransformer, model_config
+from ..pretrained import pretrained_info
 from ..probes import RF_DEPTH, RF_DIM, RF_SIZE, RF_WINDOW, reach_counts, receptive_field_stacks
 from ..shift import cyclic_shift
 from ..windows import effective_window, pad_to_window, window_partition
+from ..zoo import shared_model
 from . import palette
 from .explorer import Explorer, State, static_figure, torch_threads
 from .images import IMAGES, load_image, normalize
@@ -98,25 +100,18 @@ PHOTO_QUERY = (20, 26)
 
 
 # ================================================================================================ attention maps
-@functools.lru_cache(maxsize=1)
 def default_model() -> SwinTransformer:
-    """A small Swin with seeded random weights (``DEFAULT_MODEL_KWARGS``), in eval mode; the global RNG is untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return SwinTransformer(**DEFAULT_MODEL_KWARGS).eval()
+    """The small ``"demo"`` Swin (``DEFAULT_MODEL_KWARGS``) with seed-0 random weights, in eval mode; shared and
+    read-only (:func:`swin_viz.shared_model`), the global RNG untouched."""
+    return shared_model("demo")
 
 
 def trained_model(name: str = DEFAULT_SOURCE) -> tuple[SwinTransformer, dict[str, Any]]:
-    """A checkpoint the package ships, loaded once: ``(model in eval mode, provenance)`` (see ``load_pretrained``)."""
-    return _load_trained(name)  # one cache key per name, however the caller spells the call
+    """A checkpoint the package ships: ``(model in eval mode, provenance)``, as ``load_pretrained`` returns them.
 
-
-@functools.lru_cache(maxsize=4)
-def _load_trained(name: str) -> tuple[SwinTransformer, dict[str, Any]]:
-    from ..pretrained import load_pretrained
-
-    with torch.random.fork_rng(devices=[]):  # building the model draws initial weights: keep the caller's stream
-        return load_pretrained(name)
+    The model is :func:`swin_viz.shared_model` ``(name, weights="pretrained")``: loaded once, shared, read-only.
+    """
+    return shared_model(name, weights="pretrained"), pretrained_info(name)
 
 
 def trained_weights_label(name: str = DEFAULT_SOURCE) -> str:

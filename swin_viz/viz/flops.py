@@ -24,8 +24,9 @@ import plotly.graph_objects as go
 import torch
 
 from ..flops import MacReport, count_macs, measure_macs, omega_msa, omega_wmsa, window_attention_macs
-from ..model import CONFIGS, SwinTransformer, create_model
+from ..model import CONFIGS, SwinTransformer
 from ..windows import effective_window, num_windows
+from ..zoo import shared_model
 from . import palette
 from .explorer import Explorer, State, static_figure
 from .spec import FigureSpec, Panel, Series
@@ -57,13 +58,10 @@ CURVE_POINTS = 24
 G = 1e9
 
 
-@functools.lru_cache(maxsize=len(CONFIGS))
 def meta_model(name: str) -> SwinTransformer:
-    """The named model built on the meta device (structure only; cached), with explicit attention for measuring."""
-    with torch.device("meta"):
-        model = create_model(name)
-    model.set_attn_impl("explicit")  # FlopCounterMode has no formula for the CPU fused-attention kernel
-    return model.eval()
+    """The named model on the meta device (structure only), with explicit attention for measuring: FlopCounterMode
+    has no formula for the CPU fused-attention kernel. Shared and read-only: :func:`swin_viz.shared_model`."""
+    return shared_model(name, weights="meta", attn_impl="explicit")
 
 
 @functools.lru_cache(maxsize=64)

@@ -29,7 +29,8 @@ import plotly.graph_objects as go
 import torch
 
 from ..merging import PatchMerging, merge_patches
-from ..model import CONFIGS, create_model
+from ..model import CONFIGS
+from ..zoo import shared_model
 from . import palette
 from .explorer import Explorer, State, static_figure
 from .spec import FigureSpec, Label, Panel, Rect
@@ -75,11 +76,10 @@ def _merging_module(C: int, cache: Cache | None) -> PatchMerging:
 def stage_table(model: str = "swin_t", size: int = IMAGE_SIZE) -> list[list[str]]:
     """Rows ``[step, input, output]`` for patch embedding, each stage and each patch merging of ``model``.
 
-    Shapes come from ``model.stage_shapes(size)`` and the modules of a model built on the meta device (no
-    memory, no weights).
+    Shapes come from ``model.stage_shapes(size)`` and the modules of the shared meta-device model (no memory, no
+    weights: :func:`swin_viz.shared_model` with ``weights="meta"``).
     """
-    with torch.device("meta"):
-        net = create_model(model)
+    net = shared_model(model, weights="meta")
     shapes = net.stage_shapes(size)
     embed = net.patch_embed
     p = embed.patch_size

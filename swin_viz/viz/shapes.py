@@ -22,7 +22,7 @@ import re
 import plotly.graph_objects as go
 import torch
 
-from ..model import SwinTransformer, swin_t
+from ..zoo import shared_model
 from . import palette
 from .explorer import Explorer, State, static_figure
 from .spec import FigureSpec, Panel, Series
@@ -51,14 +51,6 @@ PATCH = 4
 Row = tuple[str, tuple[int, ...], str, int]
 
 
-@functools.lru_cache(maxsize=1)
-def _model() -> SwinTransformer:
-    """Swin-T with random weights, built once (under a forked RNG: tracing never moves the caller's seed)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return swin_t().eval()
-
-
 @functools.lru_cache(maxsize=16)
 def trace_shapes(H: int, W: int) -> tuple[Row, ...]:
     """``(name, shape, dtype, numel)`` of every hooked tensor of a ``(1, 3, H, W)`` Swin-T forward, in order.
@@ -68,7 +60,7 @@ def trace_shapes(H: int, W: int) -> tuple[Row, ...]:
     """
     x = torch.zeros(1, 3, H, W)
     with torch.inference_mode():
-        out, cache = _model().run_with_cache(x)
+        out, cache = shared_model("swin_t").run_with_cache(x)  # seeded random weights, shared and read-only
 
     def row(name: str, t: torch.Tensor) -> Row:
         return name, tuple(t.shape), str(t.dtype).removeprefix("torch."), t.numel()
@@ -153,7 +145,7 @@ def shapes_spec(stage: str = "stage1", filter: str = "*", size: str | int | tupl
         count += f"; showing the first {len(shown)}, {hidden} hidden" if hidden else ""
     geometry = ""
     if stage.startswith("stage"):
-        info = _model().stage_shapes(H, W)[int(stage[5:]) - 1]
+        info = shared_model("swin_t").stage_shapes(H, W)[int(stage[5:]) - 1]
         (h, w), (mh, mw) = info["resolution"], info["window"]
         geometry = f"; {stage}: {h} x {w} tokens, {info['channels']} channels, {mh} x {mw} windows"
     return FigureSpec(
