@@ -27,6 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .._validate import check_nonnegative, check_positive, is_int
 from .augment import _apply_thetas, _crop_thetas
 from .sources import FolderIndex, ImageSet
 from .transforms import RRC_RATIO, RRC_SCALE, decode_rgb, eval_crop, normalize, sample_rng, train_crop
@@ -57,18 +58,17 @@ class EpochPlan:
 
     def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
                  shuffle: bool = True, drop_last: bool = True) -> None:  # fmt: skip
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if not isinstance(world_size, int) or world_size < 1:
-            raise ValueError(f"world_size must be a positive int, got {world_size!r}")
+        if is_int(n) and n == 0:
+            raise ValueError("the data set is empty")
+        check_positive(n, "n (the number of images)")
+        check_positive(batch_size, "batch_size")
+        check_positive(world_size, "world_size")
         if batch_size % world_size:
             raise ValueError(
                 f"batch_size {batch_size} is the global batch size and must be divisible by world_size {world_size}"
             )
-        if not isinstance(rank, int) or not 0 <= rank < world_size:
-            raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
-        if n == 0:
-            raise ValueError("the data set is empty")
+        if not is_int(rank) or not 0 <= rank < world_size:
+            raise ValueError(f"rank must be an int in 0..{world_size - 1}, got {rank!r}")
         if drop_last and n < batch_size:
             raise ValueError(f"drop_last with {n} images and batch_size {batch_size} gives no batch at all")
         self.n, self.batch_size, self.seed = n, batch_size, int(seed)
@@ -348,6 +348,11 @@ class SyntheticLoader:
 
     def __init__(self, batch_size: int, image_size: int, num_classes: int = 1000, steps: int = 50,
                  device: torch.device | str = "cpu", seed: int = 0, world_size: int = 1) -> None:  # fmt: skip
+        check_positive(batch_size, "SyntheticLoader: batch_size")
+        check_positive(world_size, "SyntheticLoader: world_size")
+        check_positive(image_size, "SyntheticLoader: image_size")
+        check_positive(num_classes, "SyntheticLoader: num_classes")
+        check_nonnegative(steps, "SyntheticLoader: steps")
         if batch_size % world_size:
             raise ValueError(f"batch_size {batch_size} must be divisible by world_size {world_size}")
         self.device, self.steps, self.image_size = torch.device(device), int(steps), int(image_size)
