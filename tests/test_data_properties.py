@@ -398,6 +398,7 @@ def test_streaming_resume_yields_the_rest_of_the_epoch(spec, S, seed, epoch, per
         rest = list(resumed)
         assert len(rest) == len(full) - k
         assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(rest, full[k:]))
+        _named_error(lambda: resumed.set_epoch(-1 - epoch), "epoch must be")
 
 
 @FEW
@@ -581,9 +582,10 @@ def _marks(img: torch.Tensor) -> list[tuple[int, int, tuple[int, int, int]]]:
     return out
 
 
+@pytest.mark.parametrize("split", ["train", "val"])
 @pytest.mark.parametrize("name", sorted(TASKS))
 @settings(deadline=None, max_examples=2, suppress_health_check=[HealthCheck.too_slow])
-@given(split=st.sampled_from(["train", "val"]), seed=st.integers(0, 2**31))
+@given(seed=st.integers(0, 2**31))
 def test_generated_tasks_are_balanced_seeded_and_labelled_as_documented(name: str, split: str, seed: int) -> None:
     spec = TASKS[name]
     data = load_task(name, split, seed)
@@ -632,9 +634,22 @@ bad_ints = st.one_of(st.integers(-5, 0), st.floats(0.5, 4.5), st.just(True), st.
 
 
 @FAST
-@given(which=st.sampled_from(["n", "batch_size", "world_size"]), value=bad_ints)
-def test_epoch_plan_rejects_bad_sizes_by_name(which: str, value: object) -> None:
-    _named_error(_plan(**{which: value}), which, "empty" if which == "n" else which)
+@given(which=st.sampled_from(["n", "batch_size", "world_size"]), value=bad_ints, drop_last=st.booleans())
+def test_epoch_plan_rejects_bad_sizes_by_name(which: str, value: object, drop_last: bool) -> None:
+    words = ("number of images", "data set is empty") if which == "n" else (f"{which} must",)
+    _named_error(_plan(**{which: value}, drop_last=drop_last), *words)
+
+
+@FAST
+@given(image_size=bad_ints, epoch=st.one_of(st.integers(-5, -1), st.just(1.5)), data=st.data())
+def test_loaders_reject_bad_image_sizes_and_epochs_by_name(image_size: object, epoch: object, data) -> None:
+    images = _toy_set(4, 8, 8, 0, True)
+    if image_size is not None:  # None means "the stored size" for the in-memory loader
+        _named_error(lambda: D.DeviceLoader(images, 2, image_size=image_size), "image_size")
+    loader = data.draw(st.sampled_from([
+        lambda: D.DeviceLoader(images, 2), lambda: D.SyntheticLoader(2, 8, 3, 1),
+    ]))()  # fmt: skip
+    _named_error(lambda: loader.set_epoch(epoch), "epoch must be")
 
 
 @FAST

@@ -45,6 +45,14 @@ def _derive_seed(*parts: int) -> int:
 
 
 
+def _epoch(epoch: int) -> int:
+    """``epoch`` as an int ``>= 0`` (it seeds the order and the crops), else ``ValueError``."""
+    e = int(epoch)
+    if e < 0 or e != epoch:
+        raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
+    return e
+
+
 class EpochPlan:
     """Which samples this rank takes at each step of an epoch: a function of ``(seed, epoch)``, ``rank`` and
     ``world_size`` only.
@@ -149,6 +157,8 @@ class DeviceLoader:
         self.drop_last = self.plan.drop_last
         self.normalize, self.scale = normalize, scale
         self.num_classes, self.classes, self.name = data.num_classes, list(data.classes), data.name
+        if image_size is not None:
+            check_positive(image_size, "DeviceLoader: image_size")
         self.image_size = int(image_size) if image_size is not None else int(data.images.shape[-2])
         self.images = data.images.to(self.device)
         self.labels = data.labels.to(self.device)
@@ -162,7 +172,7 @@ class DeviceLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Select epoch ``epoch``'s order and augmentation. A resume point for another epoch is discarded."""
-        epoch = int(epoch)
+        epoch = _epoch(epoch)
         if epoch != self.epoch:
             self._resume = None
         self.epoch = epoch
@@ -310,7 +320,7 @@ class StreamingLoader:
         return len(self.plan)
 
     def set_epoch(self, epoch: int) -> None:
-        epoch = int(epoch)
+        epoch = _epoch(epoch)
         if epoch != self.epoch:
             self._sampler.start = 0
         self.epoch = self._sampler.epoch = epoch
@@ -368,7 +378,7 @@ class SyntheticLoader:
         return self.steps
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self.epoch = _epoch(epoch)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for _ in range(self.steps):

@@ -33,6 +33,7 @@ import torch
 
 from .._validate import check_positive, is_int
 from ..atomic import atomic_write_text
+from .loaders import _epoch
 from .sources import scan_image_folder
 from .transforms import eval_crop, normalize, sample_rng, train_crop
 
@@ -135,9 +136,10 @@ class ShardLoader:
         return -(-self.count // self.batch_size)  # an upper bound: ranks' shards may hold different counts
 
     def set_epoch(self, epoch: int) -> None:
-        if int(epoch) != self.epoch:
+        epoch = _epoch(epoch)
+        if epoch != self.epoch:
             self._start = 0
-        self.epoch = int(epoch)
+        self.epoch = epoch
 
     def _my_shards(self) -> list[str]:
         if not self.train:
