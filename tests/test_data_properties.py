@@ -518,10 +518,12 @@ def test_shards_round_trip_images_labels_and_order(train: dict, val_counts: list
 
 @FEW
 @given(spec=folders(max_classes=2, max_per_class=6), max_count=st.integers(1, 6), world=st.integers(1, 3),
-       per_rank=st.integers(1, 3), seed=st.integers(0, 2**16), epoch=st.integers(0, 50))  # fmt: skip
-@example(spec=dict(counts=[7], sizes=[(8, 8)] * 7, seed=0), max_count=6, world=2, per_rank=1, seed=0, epoch=0)
-def test_shard_loader_ranks_read_disjoint_shards_and_take_equal_steps(spec, max_count, world, per_rank, seed,
-                                                                      epoch) -> None:  # fmt: skip
+       per_rank=st.integers(1, 3), seed=st.integers(0, 2**16), epoch=st.integers(0, 50),
+       workers=st.sampled_from([0, 2]))  # fmt: skip
+@example(spec=dict(counts=[7], sizes=[(8, 8)] * 7, seed=0), max_count=6, world=2, per_rank=1, seed=0, epoch=0,
+         workers=0)  # fmt: skip
+def test_shard_loader_ranks_read_disjoint_shards_and_take_equal_steps(spec, max_count, world, per_rank, seed, epoch,
+                                                                      workers) -> None:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "src"
         _write_folder(root / "train", spec)
@@ -529,7 +531,7 @@ def test_shard_loader_ranks_read_disjoint_shards_and_take_equal_steps(spec, max_
         n, B = meta["splits"]["train"]["count"], world * per_rank
         assume(len(meta["splits"]["train"]["shards"]) >= world and n >= B)
         loaders = [ShardLoader(Path(tmp) / "shards", "train", B, image_size=8, seed=seed, rank=r, world_size=world,
-                               num_workers=0, shuffle_buffer=4) for r in range(world)]  # fmt: skip
+                               num_workers=workers, shuffle_buffer=4) for r in range(world)]  # fmt: skip
         for loader in loaders:
             loader.set_epoch(epoch)
         dealt = [loader._my_shards() for loader in loaders]
