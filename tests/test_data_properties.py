@@ -399,6 +399,8 @@ def test_streaming_resume_yields_the_rest_of_the_epoch(spec, S, seed, epoch, per
         assert len(rest) == len(full) - k
         assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(rest, full[k:]))
         _named_error(lambda: resumed.set_epoch(-1 - epoch), "epoch must be")
+        _named_error(lambda: D.StreamingLoader(index, 2, image_size=S, num_workers=-1 - k), "num_workers")
+        _named_error(lambda: D.StreamingLoader(index, 2, image_size=S, num_workers=1, prefetch_factor=-k), "prefetch")
 
 
 @FEW
@@ -514,6 +516,12 @@ def test_shards_round_trip_images_labels_and_order(train: dict, val_counts: list
                                         num_workers=0))  # fmt: skip
         assert torch.equal(torch.cat([x for x, _ in shards]), torch.cat([x for x, _ in folder]))
         assert torch.equal(torch.cat([y for _, y in shards]), torch.cat([y for _, y in folder]))
+        # Bad sizes and ranks are refused by name before anything is read.
+        out = Path(tmp) / "shards"
+        _named_error(lambda: ShardLoader(out, "val", 1 - S, image_size=S), "batch_size")
+        _named_error(lambda: ShardLoader(out, "val", 2, image_size=1 - S), "image_size")
+        _named_error(lambda: ShardLoader(out, "val", 2, world_size=-seed), "world_size")
+        _named_error(lambda: ShardLoader(out, "val", 2, rank=seed + 1, world_size=1), "rank")
 
 
 @FEW

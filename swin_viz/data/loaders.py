@@ -294,8 +294,9 @@ class StreamingLoader:
         normalize: bool = False,
         flip: bool = True,
     ) -> None:
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+        check_nonnegative(num_workers, "num_workers")
+        if num_workers > 0:
+            check_positive(prefetch_factor, "prefetch_factor")
         if not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"image_size must be a positive int, got {image_size!r}")
         self.plan = EpochPlan(len(index), batch_size, seed, rank, world_size, shuffle=train,
