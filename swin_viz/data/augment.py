@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_positive
 from .transforms import RRC_RATIO, RRC_SCALE, normalize
 
 __all__ = ["BatchAugment", "MixupCutmix", "augment_batch", "mixup_cutmix", "parse_randaugment", "pipeline_stages"]
@@ -42,8 +43,9 @@ def _crop_thetas(
     """``(n, 2, 3)`` affine matrices (``affine_grid``'s convention) of random-resized crops with optional flips.
 
     Like the usual RandomResizedCrop: area fraction ~ U(scale), log aspect ratio ~ U(log ratio), up to 10 tries
-    for a box that fits (first one that does wins), else a center crop with the aspect ratio clamped to ``ratio``;
-    position uniform. Continuous coordinates, no rounding to pixels. Always one ``torch.rand`` call of fixed size.
+    for a box that fits (first one that does wins) at a uniform position, else the center crop with the image's
+    aspect ratio clamped to ``ratio`` (as :func:`~swin_viz.data.transforms.random_resized_crop_box`). Continuous
+    coordinates, no rounding to pixels. Always one ``torch.rand`` call of fixed size.
     """
     if not (0 < scale[0] <= scale[1] <= 1):
         raise ValueError(f"scale must satisfy 0 < scale[0] <= scale[1] <= 1, got {scale}")
@@ -68,8 +70,9 @@ def _crop_thetas(
     ok = fits.any(dim=1)
     wf = torch.where(ok, wf.gather(1, first).squeeze(1), fb_w)
     hf = torch.where(ok, hf.gather(1, first).squeeze(1), fb_h)
-    cx = (2 * u[:, 2 * T] - 1) * (1 - wf)  # normalised [-1, 1] coordinates of the crop center
-    cy = (2 * u[:, 2 * T + 1] - 1) * (1 - hf)
+    # Normalised [-1, 1] coordinates of the crop center: uniform for a sampled box, 0 for the fallback.
+    cx = torch.where(ok, (2 * u[:, 2 * T] - 1) * (1 - wf), 0.0)
+    cy = torch.where(ok, (2 * u[:, 2 * T + 1] - 1) * (1 - hf), 0.0)
     sign = torch.where(u[:, 2 * T + 2] < 0.5, -1.0, 1.0) if flip else torch.ones_like(wf)
     theta = torch.zeros(n, 2, 3, device=device)
     theta[:, 0, 0] = wf * sign
@@ -103,7 +106,9 @@ def augment_batch(
     device. Crop area fraction ~ U(``scale``) (the paper's (0.08, 1) by default), aspect ratio log-uniform in
     ``ratio``, position uniform, flip with probability 1/2; parameters are drawn from ``generator``, which must
     live on ``x``'s device. One ``affine_grid`` + ``grid_sample`` (bicubic by default, clamped to ``[0, 1]``).
-    With ``scale=(1, 1)`` and ``flip=False`` the result is ``x`` resized (exactly ``x`` when ``out_size == H == W``).
+    With ``scale=(1, 1)`` and ``flip=False`` the result is ``x`` resized when its aspect ratio ``W / H`` is within
+    ``ratio`` (``x`` itself, up to float rounding, when ``out_size == H == W``); otherwise the centre crop whose
+    aspect ratio is ``W / H`` clamped to ``ratio``.
     """
     if x.dim() != 4 or not x.is_floating_point():
         raise ValueError(f"augment_batch expects a float (B, C, H, W) batch, got {tuple(x.shape)} {x.dtype}")
@@ -222,8 +227,9 @@ class MixupCutmix:
         seed: int = 0,
         group_ids: Sequence[int] = (0,),
     ) -> None:
-        if mixup_alpha < 0 or cutmix_alpha < 0:
-            raise ValueError(f"mixup/cutmix alphas must be >= 0, got {mixup_alpha}, {cutmix_alpha}")
+        check_positive(num_classes, "MixupCutmix: num_classes")
+        if not (math.isfinite(mixup_alpha) and math.isfinite(cutmix_alpha) and mixup_alpha >= 0 and cutmix_alpha >= 0):
+            raise ValueError(f"mixup/cutmix alphas must be finite and >= 0, got {mixup_alpha}, {cutmix_alpha}")
         if not 0 <= switch_prob <= 1:
             raise ValueError(f"switch_prob must be in [0, 1], got {switch_prob}")
         if not 0 <= label_smoothing < 1:
@@ -250,7 +256,18 @@ class MixupCutmix:
             r.bit_generator.state = s
 
     def targets(self, y: torch.Tensor) -> torch.Tensor:
-        """Smoothed one-hot targets ``(B, K)``: ``1 - ls + ls/K`` on the label, ``ls/K`` elsewhere."""
+        """Smoothed one-hot targets ``(B, K)``: ``1 - ls + ls/K`` on the label, ``ls/K`` elsewhere.
+
+        ``y`` ``(B,)`` int64 class indices in ``0..K-1`` (checked here for labels on the CPU; on an accelerator the
+        check would wait for the device, so a label out of range fails there in ``one_hot``).
+        """
+        if y.dtype != torch.int64:
+            raise ValueError(f"MixupCutmix: labels must be int64 class indices, got {y.dtype}")
+        if y.device.type == "cpu" and y.numel() and not 0 <= int(y.min()) <= int(y.max()) < self.num_classes:
+            raise ValueError(
+                f"MixupCutmix: labels must be in 0..num_classes-1 = 0..{self.num_classes - 1}, "
+                f"got values in {int(y.min())}..{int(y.max())}"
+            )
         off = self.label_smoothing / self.num_classes
         return F.one_hot(y, self.num_classes).to(torch.float32) * (1.0 - self.label_smoothing) + off
 

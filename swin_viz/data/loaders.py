@@ -27,6 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .._validate import check_nonnegative, check_positive, is_int
 from .augment import _apply_thetas, _crop_thetas
 from .sources import FolderIndex, ImageSet
 from .transforms import RRC_RATIO, RRC_SCALE, decode_rgb, eval_crop, normalize, sample_rng, train_crop
@@ -44,6 +45,14 @@ def _derive_seed(*parts: int) -> int:
 
 
 
+def _epoch(epoch: int) -> int:
+    """``epoch`` as an int ``>= 0`` (it seeds the order and the crops), else ``ValueError``."""
+    e = int(epoch)
+    if e < 0 or e != epoch:
+        raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
+    return e
+
+
 class EpochPlan:
     """Which samples this rank takes at each step of an epoch: a function of ``(seed, epoch)``, ``rank`` and
     ``world_size`` only.
@@ -57,18 +66,17 @@ class EpochPlan:
 
     def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
                  shuffle: bool = True, drop_last: bool = True) -> None:  # fmt: skip
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if not isinstance(world_size, int) or world_size < 1:
-            raise ValueError(f"world_size must be a positive int, got {world_size!r}")
+        if is_int(n) and n == 0:
+            raise ValueError("the data set is empty")
+        check_positive(n, "n (the number of images)")
+        check_positive(batch_size, "batch_size")
+        check_positive(world_size, "world_size")
         if batch_size % world_size:
             raise ValueError(
                 f"batch_size {batch_size} is the global batch size and must be divisible by world_size {world_size}"
             )
-        if not isinstance(rank, int) or not 0 <= rank < world_size:
-            raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
-        if n == 0:
-            raise ValueError("the data set is empty")
+        if not is_int(rank) or not 0 <= rank < world_size:
+            raise ValueError(f"rank must be an int in 0..{world_size - 1}, got {rank!r}")
         if drop_last and n < batch_size:
             raise ValueError(f"drop_last with {n} images and batch_size {batch_size} gives no batch at all")
         self.n, self.batch_size, self.seed = n, batch_size, int(seed)
@@ -149,6 +157,8 @@ class DeviceLoader:
         self.drop_last = self.plan.drop_last
         self.normalize, self.scale = normalize, scale
         self.num_classes, self.classes, self.name = data.num_classes, list(data.classes), data.name
+        if image_size is not None:
+            check_positive(image_size, "DeviceLoader: image_size")
         self.image_size = int(image_size) if image_size is not None else int(data.images.shape[-2])
         self.images = data.images.to(self.device)
         self.labels = data.labels.to(self.device)
@@ -162,7 +172,7 @@ class DeviceLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Select epoch ``epoch``'s order and augmentation. A resume point for another epoch is discarded."""
-        epoch = int(epoch)
+        epoch = _epoch(epoch)
         if epoch != self.epoch:
             self._resume = None
         self.epoch = epoch
@@ -284,8 +294,9 @@ class StreamingLoader:
         normalize: bool = False,
         flip: bool = True,
     ) -> None:
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+        check_nonnegative(num_workers, "num_workers")
+        if num_workers > 0:
+            check_positive(prefetch_factor, "prefetch_factor")
         if not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"image_size must be a positive int, got {image_size!r}")
         self.plan = EpochPlan(len(index), batch_size, seed, rank, world_size, shuffle=train,
@@ -310,7 +321,7 @@ class StreamingLoader:
         return len(self.plan)
 
     def set_epoch(self, epoch: int) -> None:
-        epoch = int(epoch)
+        epoch = _epoch(epoch)
         if epoch != self.epoch:
             self._sampler.start = 0
         self.epoch = self._sampler.epoch = epoch
@@ -348,6 +359,11 @@ class SyntheticLoader:
 
     def __init__(self, batch_size: int, image_size: int, num_classes: int = 1000, steps: int = 50,
                  device: torch.device | str = "cpu", seed: int = 0, world_size: int = 1) -> None:  # fmt: skip
+        check_positive(batch_size, "SyntheticLoader: batch_size")
+        check_positive(world_size, "SyntheticLoader: world_size")
+        check_positive(image_size, "SyntheticLoader: image_size")
+        check_positive(num_classes, "SyntheticLoader: num_classes")
+        check_nonnegative(steps, "SyntheticLoader: steps")
         if batch_size % world_size:
             raise ValueError(f"batch_size {batch_size} must be divisible by world_size {world_size}")
         self.device, self.steps, self.image_size = torch.device(device), int(steps), int(image_size)
@@ -363,7 +379,7 @@ class SyntheticLoader:
         return self.steps
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self.epoch = _epoch(epoch)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for _ in range(self.steps):

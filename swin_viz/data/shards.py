@@ -8,8 +8,8 @@ in a seeded random order, so a small shuffle buffer suffices.
 :class:`ShardLoader` reads them with ``webdataset.WebDataset`` in ``DataLoader`` workers, with the same transforms
 and the same batch interface as :class:`~swin_viz.data.loaders.StreamingLoader`. Each epoch the shards are
 permuted by ``(seed, epoch)`` and dealt round-robin to the ranks (so there must be at least as many shards as
-ranks); each rank yields exactly ``count // batch_size`` training batches (cycling its shards if it must), so every
-rank takes the same number of steps. What is exact: the set of shards each rank reads, and every image's crop
+ranks); each rank yields exactly ``count // batch_size`` training batches (cycling its shards as often as it must),
+so every rank takes the same number of steps. What is exact: the set of shards each rank reads, and every image's crop
 (seeded by ``(seed, epoch, index)``). What is not: the order within a rank's stream differs from the folder
 loader's, because a shuffle buffer, not a global permutation, mixes it.
 
@@ -22,6 +22,7 @@ import argparse
 import io
 import itertools
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._validate import check_positive, is_int
 from ..atomic import atomic_write_text
+from .loaders import _epoch
 from .sources import scan_image_folder
 from .transforms import eval_crop, normalize, sample_rng, train_crop
 
@@ -104,6 +107,11 @@ class ShardLoader:
         meta = json.loads(meta_path.read_text())
         if split not in meta["splits"]:
             raise FileNotFoundError(f"{self.root} has no {split!r} shards (it has {sorted(meta['splits'])})")
+        check_positive(batch_size, "ShardLoader: batch_size")
+        check_positive(world_size, "ShardLoader: world_size")
+        check_positive(image_size, "ShardLoader: image_size")
+        if not is_int(rank) or not 0 <= rank < world_size:
+            raise ValueError(f"ShardLoader: rank must be an int in 0..{world_size - 1}, got {rank!r}")
         if batch_size % world_size:
             raise ValueError(f"batch_size {batch_size} must be divisible by world_size {world_size}")
         self.shards = [str(self.root / s) for s in meta["splits"][split]["shards"]]
@@ -128,9 +136,10 @@ class ShardLoader:
         return -(-self.count // self.batch_size)  # an upper bound: ranks' shards may hold different counts
 
     def set_epoch(self, epoch: int) -> None:
-        if int(epoch) != self.epoch:
+        epoch = _epoch(epoch)
+        if epoch != self.epoch:
             self._start = 0
-        self.epoch = int(epoch)
+        self.epoch = epoch
 
     def _my_shards(self) -> list[str]:
         if not self.train:
@@ -143,14 +152,17 @@ class ShardLoader:
 
         urls = self._my_shards()
         b = self.batch_size // self.world_size
+        workers = min(self.num_workers, len(urls) * 2) if self.train else min(self.num_workers, len(urls))
         if self.train:
-            urls = urls * 2  # a rank whose shards are short of a full epoch reads some twice
+            # A rank whose shards are short of a full epoch cycles them: every rank must take len() steps (DDP
+            # waits for all). Each shard holds at least one image and each worker drops at most one partial batch,
+            # so b * (len() + workers) shard reads always suffice; at least two passes, as before.
+            urls = urls * max(2, math.ceil(b * (len(self) + max(workers, 1)) / len(urls)))
         size, train, seed, epoch = self.image_size, self.train, self.seed, self.epoch
         ds = wds.WebDataset(urls, shardshuffle=False, nodesplitter=_whole, empty_check=False)
         if train:
             ds = ds.shuffle(self.shuffle_buffer, seed=seed * 1000003 + epoch)
         ds = ds.map(lambda s: _decode_sample(s, size, train, seed, epoch)).batched(b, partial=not train)
-        workers = min(self.num_workers, len(urls))
         loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers,
                                              pin_memory=self.device.type == "cuda")  # fmt: skip
         steps = len(self) if train else None

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._validate import check_nonnegative, check_positive
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -56,8 +58,13 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
-    """The generator of one image's augmentation in one epoch: a function of ``(seed, epoch, index)`` only."""
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), int(index), 0x5317])
+    """The generator of one image's augmentation in one epoch: a function of ``(seed, epoch, index)`` only.
+
+    ``seed`` is taken modulo ``2**64`` (so any Python int works); ``epoch`` and ``index`` must be ints ``>= 0``.
+    """
+    check_nonnegative(epoch, "epoch")
+    check_nonnegative(index, "index")
+    return np.random.default_rng([int(seed) % 2**64, int(epoch), int(index), 0x5317])
 
 
 def decode_rgb(path: str | os.PathLike):
@@ -96,8 +103,10 @@ def random_resized_crop_box(
 
     Area fraction ~ U(``scale``), aspect ratio (w/h) log-uniform in ``ratio``; the first of ``tries`` boxes that
     fits wins, at a uniform position; if none fits, the centre crop whose aspect ratio is the image's clamped to
-    ``ratio`` (Szegedy et al., 2015, as DeiT and Swin use it).
+    ``ratio`` (Szegedy et al., 2015, as DeiT and Swin use it). Every side is at least one pixel.
     """
+    check_positive(width, "random_resized_crop_box: width")
+    check_positive(height, "random_resized_crop_box: height")
     if not (0 < scale[0] <= scale[1] <= 1):
         raise ValueError(f"scale must satisfy 0 < scale[0] <= scale[1] <= 1, got {scale}")
     if not (0 < ratio[0] <= ratio[1]):
@@ -115,9 +124,9 @@ def random_resized_crop_box(
             return left, top, left + w, top + h
     in_ratio = width / height
     if in_ratio < ratio[0]:
-        w, h = width, round(width / ratio[0])
+        w, h = width, max(1, round(width / ratio[0]))
     elif in_ratio > ratio[1]:
-        w, h = round(height * ratio[1]), height
+        w, h = max(1, round(height * ratio[1])), height
     else:
         w, h = width, height
     left, top = (width - w) // 2, (height - h) // 2
@@ -132,6 +141,7 @@ def train_crop(im, size: int, rng: np.random.Generator, flip: bool = True) -> to
     """PIL RGB image -> ``(3, size, size)`` uint8: a random-resized crop (bicubic) and a random horizontal flip."""
     from PIL import Image
 
+    check_positive(size, "train_crop: size")
     box = random_resized_crop_box(im.width, im.height, rng)
     out = im.resize((size, size), Image.Resampling.BICUBIC, box=box)
     if flip and rng.random() < 0.5:
@@ -144,6 +154,7 @@ def eval_crop(im, size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> torch.T
     crop."""
     from PIL import Image
 
+    check_positive(size, "eval_crop: size")
     resize_to = max(size, int(size * resize_ratio))
     w, h = im.size
     if w <= h:
