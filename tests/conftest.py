@@ -6,8 +6,15 @@ import os
 
 import pytest
 import torch
+from hypothesis import settings
 
 import swin_viz
+
+# Property tests draw the same examples on every run (a test that passed in review cannot fail in CI by a new draw);
+# HYPOTHESIS_PROFILE=explore searches afresh each run and keeps what it finds in .hypothesis/.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 # The timm / torchvision comparisons need a reference environment (torch + torchvision + timm, several GB): they run
 # only when SWIN_VIZ_REFERENCE=1, and there a failed import fails. Elsewhere test_layouts_reference.py checks the
