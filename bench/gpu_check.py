@@ -1,4 +1,4 @@
-"""The GPU check: one script that leaves a record, ``bench/results/gpu_check.json``. Chapter 10 draws it.
+"""The GPU check: one script that leaves a record, ``bench/results/gpu_check.json``. Chapter 11 draws it.
 
     bash bench/gpu_check.sh            # installs the carried wheels (kornia, webdataset), then runs this script
     python bench/gpu_check.py --out bench/results/gpu_check.json

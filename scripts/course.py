@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -162,9 +163,29 @@ def _solution_code(cell: nbformat.NotebookNode) -> str:
     return "\n".join(lines).strip("\n")
 
 
+MARKDOWN_LINK = re.compile(r"(\[(?:[^\[\]]|\[[^\]]*\])*\]\()([^()\s]+)\)")
+
+
+def relink(markdown: str, written_in: Path, shown_in: Path) -> str:
+    """``markdown`` written for a page in the folder ``written_in``, for a page in ``shown_in``: each relative link
+    (``[chapter 8](../book/08_hierarchy.ipynb)``) is rewritten so that it leads to the same file from there. Links
+    with a scheme (``https:``), to an anchor of the page (``#...``) or from the root (``/...``) are kept."""
+
+    def one(m: re.Match[str]) -> str:
+        target = m.group(2)
+        if re.match(r"[a-z][a-z0-9+.-]*:|#|/", target):
+            return m.group(0)
+        path, hash_, anchor = target.partition("#")
+        moved = Path(os.path.relpath(os.path.normpath(written_in / path), shown_in)).as_posix()
+        return f"{m.group(1)}{moved}{hash_}{anchor})"
+
+    return MARKDOWN_LINK.sub(one, markdown)
+
+
 def book_page(student: nbformat.NotebookNode, instructor: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The book's page for a lab, from its student and instructor releases: the student's notebook, each solution in
-    a collapsed block after its stub."""
+    a collapsed block after its stub. The page lives in ``notebooks/student/``, a folder below the source: its
+    relative links are rewritten to lead to the same files (:func:`relink`)."""
     student = nbformat.from_dict(student)
     solutions = [(c.cell_type, _solution_code(c)) for c in instructor.cells if SOLUTION_TAG in _tags(c)]
     markdown = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")
@@ -180,6 +201,9 @@ def book_page(student: nbformat.NotebookNode, instructor: nbformat.NotebookNode)
             k += 1
     if k != len(solutions):
         raise ValueError(f"{len(solutions)} solutions for {k} answer cells")
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = relink(cell.source, SOURCES, BOOK_PAGES)
     student.cells = cells
     student.metadata.pop("otter", None)  # the public tests live in the course package's checks
     student.metadata["mystnb"] = {"execution_mode": "off"}  # the stubs would stop the build; the page shows code
