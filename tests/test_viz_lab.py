@@ -106,25 +106,31 @@ def tab(browser):
 
 
 def _open_and_run(tab, url: str, token: str, name: str, timeout_s: float) -> None:
-    tab.goto(f"{url}/lab/tree/{name}?token={token}", wait_until="load")
+    # ?reset: JupyterLab opens only this notebook. Without it the saved workspace reopens earlier tabs, one of which
+    # could take the focus just before run-all, so run-all ran another notebook and this one stayed unexecuted.
+    tab.goto(f"{url}/lab/tree/{name}?reset&token={token}", wait_until="load")
+    panel = """(name) => window.jupyterapp
+                         && [...jupyterapp.shell.widgets('main')].find(w => w.context && w.context.path === name)"""
     tab.wait_for_function(
-        """(name) => { const p = window.jupyterapp && jupyterapp.shell.currentWidget;
-                       return p && p.context && p.context.path === name && p.node.querySelector('.jp-Cell'); }""",
+        f"""(name) => {{ const p = ({panel})(name); return p && p.node.querySelector('.jp-Cell')
+                         && p.sessionContext.session && p.sessionContext.session.kernel
+                         && p.sessionContext.session.kernel.status === 'idle'; }}""",
         arg=name, timeout=90_000,
-    )
-    tab.wait_for_function(
-        """() => { const p = jupyterapp.shell.currentWidget; const k = p && p.sessionContext && p.sessionContext.session
-                   && p.sessionContext.session.kernel; return k && k.status === 'idle'; }""",
-        timeout=90_000,
-    )
+    )  # fmt: skip
+    tab.evaluate(f"(name) => jupyterapp.shell.activateById(({panel})(name).id)", name)
+    tab.wait_for_function("(name) => jupyterapp.shell.currentWidget.context.path === name", arg=name, timeout=30_000)
     tab.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
     tab.wait_for_timeout(500)
+    # Done when the kernel is idle and every code cell of *this* notebook ran, in order (counts from the saved
+    # file are on checked cells only, so a notebook that did not run never passes).
     tab.wait_for_function(
-        """() => { const p = jupyterapp.shell.currentWidget; const k = p.sessionContext.session.kernel;
-                   const prompts = [...document.querySelectorAll('.jp-InputArea-prompt')].map(e => e.textContent);
-                   return k.status === 'idle' && !prompts.some(t => t.includes('*')); }""",
-        timeout=timeout_s * 1000,
-    )
+        f"""(name) => {{ const p = ({panel})(name); const k = p.sessionContext.session.kernel;
+                         const counts = [...p.content.model.cells].filter(c => c.type === 'code')
+                                                                  .map(c => c.executionCount);
+                         return k.status === 'idle' && counts.every(n => n !== null)
+                                && counts.every((n, i) => i === 0 || n > counts[i - 1]); }}""",
+        arg=name, timeout=timeout_s * 1000,
+    )  # fmt: skip
     errors = tab.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type$=\"error\"]')]"
                           ".map(e => e.textContent.slice(0, 300))")  # fmt: skip
     assert not errors, f"{name}: cells failed: {errors}"
