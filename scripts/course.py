@@ -197,7 +197,8 @@ def book_page(student: nbformat.NotebookNode, instructor: nbformat.NotebookNode)
             label = next(labels)
             kind, text = solutions[k]
             body = f"```python\n{text}\n```" if kind == "code" else text
-            cells.append(nbformat.v4.new_markdown_cell(f"````{{solution}} {label}\n:class: dropdown\n\n{body}\n````"))
+            cells.append(nbformat.v4.new_markdown_cell(f"````{{solution}} {label}\n:class: dropdown\n\n{body}\n````",
+                                                       id=f"solution-{label}"))  # fmt: skip  (stable: no diff noise)
             k += 1
     if k != len(solutions):
         raise ValueError(f"{len(solutions)} solutions for {k} answer cells")
