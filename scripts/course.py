@@ -195,6 +195,7 @@ def book_page(student: nbformat.NotebookNode, instructor: nbformat.NotebookNode)
         cells.append(cell)
         if ANSWER_TAG in _tags(cell):  # a code answer, or a written one (an Otter manual question)
             label = next(labels)
+            cell.id = f"answer-{label}"  # Otter draws a new id for a written answer's cell on every release
             kind, text = solutions[k]
             body = f"```python\n{text}\n```" if kind == "code" else text
             cells.append(nbformat.v4.new_markdown_cell(f"````{{solution}} {label}\n:class: dropdown\n\n{body}\n````",
