@@ -43,6 +43,7 @@ __all__ = [
     "create_model",
     "model_config",
     "register_config",
+    "registered_config",
     "registered_models",
     "swin_b",
     "swin_l",
@@ -431,6 +432,11 @@ def register_config(name: str, config: SwinConfig, *, replace: bool = False) -> 
 def registered_models() -> list[str]:
     """Every name :func:`create_model` knows: the paper's four sizes, then the small ones."""
     return list(_REGISTRY)
+
+
+def registered_config(name: str) -> SwinConfig | None:
+    """The registered :class:`SwinConfig` of ``name`` (frozen, so shared, not copied), or ``None`` if unknown."""
+    return _REGISTRY.get(name)
 
 
 def model_config(name: str, **overrides: object) -> dict[str, object]:

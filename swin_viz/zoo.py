@@ -30,9 +30,8 @@ from typing import NamedTuple
 
 import torch
 
-from . import model as _model
 from .attention import ATTN_IMPLS
-from .model import SwinConfig, SwinTransformer, create_model, registered_models
+from .model import SwinConfig, SwinTransformer, create_model, registered_config, registered_models
 
 __all__ = ["WEIGHTS", "cache_clear", "cached_keys", "shared_model"]
 
@@ -74,7 +73,7 @@ def _key(name: str, weights: str, seed: int | None, attn_impl: str | None) -> _K
         if seed is not None:
             raise ValueError("seed applies to weights='random' only: a shipped checkpoint's weights are fixed")
         return _Key(name, weights, None, attn_impl or "auto", None)
-    config = _model._REGISTRY.get(name)  # the registry itself: model_config's copy costs ~50 us per call
+    config = registered_config(name)  # the frozen config itself: model_config's dict copy costs ~50 us per call
     if config is None:
         hint = f"; {name!r} is a shipped checkpoint: pass weights='pretrained'" if name in PRETRAINED else ""
         raise ValueError(f"unknown model {name!r} for weights={weights!r}; choose one of {registered_models()}{hint}")

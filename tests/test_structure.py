@@ -73,6 +73,7 @@ def test_registry_knows_the_paper_sizes_and_the_small_models() -> None:
     assert swin_viz.register_config("test-one-stage", cfg) is cfg
     assert swin_viz.create_model("test-one-stage").config == cfg
     swin_viz.register_config("test-one-stage", cfg)  # the same config again is fine
+    assert swin_viz.model.registered_config("test-one-stage") is cfg and swin_viz.model.registered_config("x") is None
 
 
 def test_stage_info_is_the_one_geometry() -> None:
