@@ -45,14 +45,6 @@ def _derive_seed(*parts: int) -> int:
 
 
 
-def _epoch(epoch: int) -> int:
-    """``epoch`` as an int ``>= 0`` (it seeds the order and the crops), else ``ValueError``."""
-    e = int(epoch)
-    if e < 0 or e != epoch:
-        raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
-    return e
-
-
 class EpochPlan:
     """Which samples this rank takes at each step of an epoch: a function of ``(seed, epoch)``, ``rank`` and
     ``world_size`` only.
@@ -172,7 +164,8 @@ class DeviceLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Select epoch ``epoch``'s order and augmentation. A resume point for another epoch is discarded."""
-        epoch = _epoch(epoch)
+        check_nonnegative(epoch, "epoch")  # it seeds the order and the crops
+        epoch = int(epoch)
         if epoch != self.epoch:
             self._resume = None
         self.epoch = epoch
@@ -321,7 +314,8 @@ class StreamingLoader:
         return len(self.plan)
 
     def set_epoch(self, epoch: int) -> None:
-        epoch = _epoch(epoch)
+        check_nonnegative(epoch, "epoch")  # it seeds the order and the crops
+        epoch = int(epoch)
         if epoch != self.epoch:
             self._sampler.start = 0
         self.epoch = self._sampler.epoch = epoch
@@ -379,7 +373,8 @@ class SyntheticLoader:
         return self.steps
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = _epoch(epoch)
+        check_nonnegative(epoch, "epoch")
+        self.epoch = int(epoch)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for _ in range(self.steps):

@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validate import check_positive, is_int
+from .._validate import check_nonnegative, check_positive, is_int
 from ..atomic import atomic_write_text
-from .loaders import _epoch
 from .sources import scan_image_folder
 from .transforms import eval_crop, normalize, sample_rng, train_crop
 
@@ -136,7 +135,8 @@ class ShardLoader:
         return -(-self.count // self.batch_size)  # an upper bound: ranks' shards may hold different counts
 
     def set_epoch(self, epoch: int) -> None:
-        epoch = _epoch(epoch)
+        check_nonnegative(epoch, "epoch")
+        epoch = int(epoch)
         if epoch != self.epoch:
             self._start = 0
         self.epoch = epoch
