@@ -5,7 +5,7 @@
     OMP_NUM_THREADS=1 python scripts/run_experiments.py --only shift --condition "W-MSA only" --seeds 1 --dry
 
 Each run is trained by ``swin_viz.train`` on a generated task of ``swin_viz.data.tasks`` and recorded with its
-provenance (command, seed, commit, full config, per-epoch log, torch version, threads) in
+provenance (command, seed, commit, full config, per-epoch log, processor, torch version, threads) in
 ``swin_viz/assets/experiments/<experiment>.json``; the chapters only read those records
 (``swin_viz.viz.experiments``). ``--dry`` trains without writing records.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -24,10 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from swin_viz.train import train
 from swin_viz.train.config import TrainConfig
+from swin_viz.train.reproduce import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "swin_viz" / "assets" / "experiments"
@@ -139,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         record = dict(
             experiment=name, question=exp["question"], task=exp["task"], chapter=exp["chapter"],
             conditions={c: kw for c, kw in exp["conditions"].items()}, command=command, commit=rev,
-            torch=torch.__version__, python=platform.python_version(), threads=torch.get_num_threads(),
+            **machine(),  # processor, architecture, torch, Python, threads: where bit-equality holds
             seconds=time.perf_counter() - start, runs=runs,
             not_reproducible=["img_per_s", "epoch_s", "seconds", "cpu_seconds"],
         )  # fmt: skip
