@@ -106,7 +106,9 @@ def op_argument(name: str, magnitude: float, negate: bool = False) -> float | in
     4 - int(4 m/10) (``Posterize``: int(4 m/10)). ``SolarizeIncreasing``: threshold 256 - int(256 m/10)
     (``Solarize``: int(256 m/10)). ``SolarizeAdd``: int(110 m/10) added below 128. ``*Increasing`` enhancements:
     factor max(0.1, 1 +- 0.9 m/10) (minus when ``negate``); plain ``Color`` etc.: 0.1 + 1.8 m/10.
-    ``AutoContrast``, ``Equalize``, ``Invert``: None.
+    ``AutoContrast``, ``Equalize``, ``Invert``: None. A posterize to 0 bits (magnitude 10, which N(9, 0.5) reaches
+    2.3% of the time) gives a black image, as older Pillow did; timm calls ``ImageOps.posterize``, which Pillow 13
+    refuses with ``ValueError`` for 0 bits.
     """
     if name not in OPS and name not in INCREASING_OPS:
         raise ValueError(f"unknown RandAugment operation {name!r}; known: {sorted(set(OPS) | set(INCREASING_OPS))}")
@@ -175,8 +177,9 @@ def apply_op(img: Any, name: str, magnitude: float, negate: bool = False, fill: 
         return img.transform(img.size, Image.Transform.AFFINE, (1, 0, arg * W, 0, 1, 0), **geo)
     if name == "TranslateYRel":
         return img.transform(img.size, Image.Transform.AFFINE, (1, 0, 0, 0, 1, arg * H), **geo)
-    if name.startswith("Posterize"):
-        return img if arg >= 8 else ImageOps.posterize(img, int(arg))
+    if name.startswith("Posterize"):  # keep the top `arg` bits; 0 bits gives black (Pillow >= 11 refuses 0)
+        keep = (0xFF << (8 - int(arg))) & 0xFF
+        return img if arg >= 8 else img.point([i & keep for i in range(256)] * len(img.getbands()))
     if name.startswith("Solarize") and name != "SolarizeAdd":
         return ImageOps.solarize(img, int(arg))
     if name == "SolarizeAdd":
