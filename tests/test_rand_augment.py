@@ -197,3 +197,29 @@ def test_in_memory_sets_get_the_same_operations_on_the_host() -> None:
     changed = (xa - xp).abs().flatten(1).amax(1) > 2 / 255
     assert 0.4 < changed.float().mean() < 0.95  # about 1 - 0.5^2 of the images get at least one operation
     assert D.DeviceLoader(data, train=False, randaugment="rand-m9", **common).rand_augment is None
+
+
+# ======================================================================================== in the training run
+@pytest.mark.parametrize("loader", ["stream", "memory"])
+def test_the_engine_runs_the_recipes_augmentation(tmp_path: Path, loader: str) -> None:
+    import swin_viz.train.loop as loop
+    from swin_viz.train import TrainConfig, train
+    from swin_viz.train.runtime import setup_runtime
+
+    build_data = getattr(loop, "build_data", None) or D.build_data  # type: ignore[attr-defined]
+
+    _folder(tmp_path, 8)
+    (tmp_path / "val").symlink_to(tmp_path / "train")
+    cfg = TrainConfig(data="folder", data_root=str(tmp_path), loader=loader, model="small", image_size=32,
+                      epochs=1, batch_size=4, warmup_epochs=0, workers=0, device="cpu", progress=False,
+                      out=str(tmp_path / "run"), max_steps_per_epoch=1)  # fmt: skip
+    assert (cfg.randaugment, cfg.reprob) == ("rand-m9-mstd0.5-inc1", 0.25)  # the recipe is the default
+    data = build_data(cfg, setup_runtime(cfg.device))
+    ra = getattr(data.train, "rand_augment", None) or data.train._loader.dataset.randaugment
+    assert isinstance(ra, RandAugment) and ra.ops == INCREASING_OPS
+    assert getattr(data.val, "rand_augment", None) is None and "randaugment" not in vars(data.val)
+    x = torch.zeros(16, 3, 32, 32, dtype=torch.uint8)
+    erased = loop.prepare_batch(x, RandomErasing(1.0))
+    assert not torch.equal(erased, D.normalize(x.float())) and erased.std() > 0.2  # noise, not the mean
+    summary = train(cfg)
+    assert summary["metrics"][0]["train_loss"] > 0
