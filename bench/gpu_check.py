@@ -3,6 +3,7 @@
     bash bench/gpu_check.sh                        # installs the carried wheels (webdataset), then runs this script
     python bench/gpu_check.py --out bench/results/gpu_check.json
     python bench/gpu_check.py --smoke --out /tmp/smoke.json   # every part at toy size on the CPU (run in CI)
+    python bench/gpu_check.py --parts data --out /tmp/data.json  # the data rate alone, full size, on any machine
 
 Three parts, in this order, the record rewritten (atomically) after each, so a failure keeps what was measured
 (a part that fails records its error and the next one runs; the exit status is 1 then):
@@ -107,18 +108,24 @@ def photo_folder(root: Path, n_train: int, n_val: int, size: tuple[int, int] = (
 
 
 # ====================================================================================================== parts
-def per_worker_rate(root: Path, size: int, seconds: float, randaugment: str | None) -> float:
-    """Photographs per second of one process: decode, random-resized crop and flip, RandAugment when given."""
+def per_worker_rates(root: Path, size: int, seconds: float, randaugment: str) -> tuple[float, float]:
+    """Photographs per second of one process (one worker): decode, random-resized crop and flip, without and with
+    RandAugment. The two alternate in slices of a quarter of a second, so a machine whose load drifts slows both
+    alike; ``seconds`` of each in all."""
     import swin_viz.data as D
     from swin_viz.data.transforms import sample_rng
 
     index = D.scan_image_folder(root)
-    ra = D.RandAugment.from_spec(randaugment) if randaugment else None
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or n < 4:
-        D.train_crop(D.decode_rgb(index.path(n % len(index))), size, sample_rng(0, 0, n), True, ra)
-        n += 1
-    return n / (time.perf_counter() - start)
+    variants = (None, D.RandAugment.from_spec(randaugment))
+    counts, times, n = [0, 0], [0.0, 0.0], 0
+    while min(times) < seconds:
+        for k, ra in enumerate(variants):
+            t0, m = time.perf_counter(), 0
+            while time.perf_counter() - t0 < min(0.25, seconds) or m < 2:
+                D.train_crop(D.decode_rgb(index.path(n % len(index))), size, sample_rng(0, 0, n), True, ra)
+                m, n = m + 1, n + 1
+            counts[k], times[k] = counts[k] + m, times[k] + time.perf_counter() - t0
+    return counts[0] / times[0], counts[1] / times[1]
 
 
 def loader_rate(root: Path, size: int, seconds: float, workers: int, batch: int) -> float:
@@ -141,8 +148,7 @@ def loader_rate(root: Path, size: int, seconds: float, workers: int, batch: int)
 
 
 def data_part(root: Path, size: int, seconds: float, workers: int, batch: int) -> dict[str, Any]:
-    plain = per_worker_rate(root / "train", size, seconds, None)
-    augmented = per_worker_rate(root / "train", size, seconds, RECIPE)
+    plain, augmented = per_worker_rates(root / "train", size, seconds, RECIPE)
     together = loader_rate(root / "train", size, seconds, workers, batch)
     return {
         "what": f"JPEG photographs 500x375 -> decode, random-resized crop {size} + flip (+ RandAugment {RECIPE})",
@@ -216,9 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget-s", type=float, default=450.0, help="parts that would start after this are skipped")
     p.add_argument("--data-seconds", type=float, default=8.0, help="timed seconds per data-rate figure")
     p.add_argument("--skip-model", action="store_true", help="leave out part 3 (bench_train)")
+    p.add_argument("--parts", default="data,engine,model", help="which parts to run (data alone needs no GPU)")
     p.add_argument("--smoke", action="store_true", help="every part at toy size on the CPU (checks the script runs)")
     args = p.parse_args(argv)
-    if not args.smoke and not torch.cuda.is_available():
+    parts = set(args.parts.split(","))
+    if args.skip_model:
+        parts.discard("model")
+    if not parts <= {"data", "engine", "model"}:
+        p.error(f"--parts: choose among data, engine, model; got {args.parts!r}")
+    if not args.smoke and not torch.cuda.is_available() and parts != {"data"}:
         print("gpu_check: no CUDA device here; run it on a GPU machine (see bench/gpu_check.sh), or --smoke",
               file=sys.stderr)  # fmt: skip
         return 2
@@ -272,9 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "photos"
         t0 = time.perf_counter()
+        if parts == {"data"}:
+            n_train = min(n_train, 4 * batch)
         photo_folder(root, n_train, max(batch, 20), distinct=12 if args.smoke else 48)
         record["folder_s"] = time.perf_counter() - t0
-        part("data", lambda: data_part(root, size, seconds, workers, batch))
+        if "data" in parts:
+            part("data", lambda: data_part(root, size, seconds, workers, batch))
         if "data" in record:
             d = record["data"]
             print(f"data: {d['per_worker_img_per_s']:.1f} photographs/s per worker decoded, cropped and augmented "
@@ -287,8 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             record["engine"] = partial
             save()
 
-        part("engine", lambda: engine_part(root, steps, batch, workers, skip, log_every, model, size, device, on_run))
-        if record["parts"]["engine"]["status"] == "ok":
+        if "engine" in parts:
+            part("engine", lambda: engine_part(root, steps, batch, workers, skip, log_every, model, size, device,
+                                               on_run))  # fmt: skip
+        if record["parts"].get("engine", {}).get("status") == "ok":
             e = record["engine"]
             if "data" in record and e["model_img_per_s"]:
                 record["data"]["workers_needed_this_gpu"] = e["model_img_per_s"] / record["data"][
@@ -298,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{100 * e['stream']['data_wait']:.0f}%), without RandAugment and erasing "
                   f"{e['stream_without_randaugment']['img_per_s']:.0f}, synthetic {e['synthetic']['img_per_s']:.0f};"
                   f" stream / model {e['stream_over_model']:.2f}", flush=True)  # fmt: skip
-    if not args.skip_model:
+    if "model" in parts:
 
         def model_part() -> dict[str, Any]:
             import bench_train
