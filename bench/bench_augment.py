@@ -38,7 +38,7 @@ def median_ms(fn, repeats: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def kornia_batch(randaugment: bool = True):
+def kornia_batch():
     """The removed BatchAugment, rebuilt from kornia: RandAugment(n=2, m=27) per chunk of 16, then erasing."""
     from kornia.augmentation import RandomErasing
     from kornia.augmentation.auto import RandAugment
