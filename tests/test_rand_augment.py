@@ -197,6 +197,36 @@ def test_in_memory_sets_get_the_same_operations_on_the_host() -> None:
     changed = (xa - xp).abs().flatten(1).amax(1) > 2 / 255
     assert 0.4 < changed.float().mean() < 0.95  # about 1 - 0.5^2 of the images get at least one operation
     assert D.DeviceLoader(data, train=False, randaugment="rand-m9", **common).rand_augment is None
+    # two ranks together hold the single-process batch, RandAugment included (it is seeded per image)
+    ranks = [next(iter(D.DeviceLoader(data, randaugment="rand-m9-mstd0.5-inc1", rank=r, world_size=2, **common)))[0]
+             for r in range(2)]  # fmt: skip
+    assert torch.equal(torch.cat(ranks), xa)
+
+
+def test_shards_apply_randaugment_per_image_as_the_folder_loader_does(tmp_path: Path) -> None:
+    from swin_viz.data.shards import ShardLoader, write_shards
+
+    root = _folder(tmp_path / "src", 8).parent
+    (root / "val").symlink_to(root / "train")
+    write_shards(root, tmp_path / "shards", max_count=4)
+    spec = "rand-m9-mstd0.5-inc1"
+
+    def batches(randaugment: str | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        loader = ShardLoader(tmp_path / "shards", "train", 4, image_size=24, num_workers=0, randaugment=randaugment,
+                             shuffle_buffer=1)  # fmt: skip
+        return list(loader)
+
+    a, b, plain = batches(spec), batches(spec), batches(None)
+    assert all(torch.equal(x, y) for (x, _), (y, _) in zip(a, b))
+    assert not all(torch.equal(x, y) for (x, _), (y, _) in zip(a, plain))
+    # each image is what the folder loader makes of it: train_crop + RandAugment from (seed, epoch, index)
+    index = D.scan_image_folder(root / "train")
+    ra = RandAugment.from_spec(spec)
+    made = {tuple(D.train_crop(D.decode_rgb(index.path(i)), 24, sample_rng(0, 0, i), True, ra).flatten()[:64].tolist())
+            for i in range(len(index))}  # fmt: skip
+    assert all(tuple(x.flatten()[:64].tolist()) in made for xb, _ in a for x in xb)
+    val = ShardLoader(tmp_path / "shards", "val", 4, image_size=24, train=False, num_workers=0, randaugment=spec)
+    assert val.randaugment is None  # evaluation is never augmented
 
 
 # ======================================================================================== in the training run
