@@ -2,9 +2,13 @@
 
 Collected only with ``SWIN_VIZ_REFERENCE=1`` (see conftest.py), in an environment that has timm::
 
-    python -m venv /work/refenv && /work/refenv/bin/pip install torch torchvision timm pytest hypothesis
-    SWIN_VIZ_REFERENCE=1 PYTHONPATH=$PWD /work/refenv/bin/python -m pytest tests/test_rand_augment_reference.py \
-        -p no:cacheprovider -s
+    python -m venv /work/refenv
+    /work/refenv/bin/pip install torch==2.14.1 torchvision==0.29.1 timm pytest hypothesis scikit-image==0.26.0
+    SWIN_VIZ_REFERENCE=1 SWIN_VIZ_REFERENCE_REPORT=bench/results/rand_augment_reference.json PYTHONPATH=$PWD \
+        /work/refenv/bin/python -m pytest tests/test_rand_augment_reference.py -p no:cacheprovider -o addopts="" -s
+
+(timm 1.0.31 and Pillow 13.0.0 wrote the committed ``bench/results/rand_augment_reference.json``; chapter 11 reads
+it.)
 
 Set ``SWIN_VIZ_REFERENCE_REPORT=path.json`` to write each operation's largest difference (in 8-bit levels).
 The imports are unconditional: in the reference environment a missing package fails the run.
