@@ -213,8 +213,8 @@ def engine_part(root: Path, steps: int, batch: int, workers: int, skip_steps: in
 # ======================================================================================================= main
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=None, help="the record (default bench/results/gpu_check.json; "
-                   "with --smoke, gpu_check-smoke.json in the temporary folder)")  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="the record (default bench/results/gpu_check.json on a "
+                   "GPU; otherwise gpu_check-smoke.json or gpu_check-cpu.json in the temporary folder)")  # fmt: skip
     p.add_argument("--workers", type=int, default=max(1, min(14, (os.cpu_count() or 2) - 2)))
     p.add_argument("--steps", type=int, default=120)
     p.add_argument("--skip-steps", type=int, default=20, help="steps left out of the means (compilation, warm-up)")
@@ -234,9 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu_check: no CUDA device here; run it on a GPU machine (see bench/gpu_check.sh), or --smoke",
               file=sys.stderr)  # fmt: skip
         return 2
-    if args.out is None:
-        args.out = Path(tempfile.gettempdir()) / "gpu_check-smoke.json" if args.smoke else HERE / "results" / \
-            "gpu_check.json"  # fmt: skip
+    if args.out is None:  # only a GPU run may replace the committed record
+        gpu_run = torch.cuda.is_available() and not args.smoke
+        args.out = HERE / "results" / "gpu_check.json" if gpu_run else Path(tempfile.gettempdir()) / (
+            "gpu_check-smoke.json" if args.smoke else "gpu_check-cpu.json")  # fmt: skip
     if args.smoke:
         size, model, device, steps, batch, log_every, skip = 32, "small", "cpu", 4, 4, 1, 1
         n_train, workers, seconds = 24, 1, 0.5
