@@ -82,7 +82,14 @@ def photo_folder(root: Path, n_train: int, n_val: int, size: tuple[int, int] = (
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    sources = [Image.fromarray(getattr(skimage.data, name)()).convert("RGB") for name in PHOTOS]
+    sources = []
+    for name in PHOTOS:  # bundled with scikit-image; one that a version would fetch from the network is left out
+        try:
+            sources.append(Image.fromarray(getattr(skimage.data, name)()).convert("RGB"))
+        except Exception as e:  # any failure of the fetcher: no network, no cache
+            print(f"gpu_check: skimage.data.{name} is not available here ({type(e).__name__}); left out")
+    if not sources:
+        raise RuntimeError(f"none of scikit-image's photographs {PHOTOS} is available")
     pool = root / "pool"
     pool.mkdir(parents=True, exist_ok=True)
     files = []

@@ -161,6 +161,22 @@ def test_gpu_check_smoke_runs_every_part_and_writes_the_record(tmp_path: Path) -
     assert "photographs/s per worker" in done.stdout and "record ->" in done.stdout
 
 
+def test_gpu_check_weighted_means_leave_out_the_first_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    import gpu_check
+
+    # 120 steps logged every 10 at batch 128: the windows from step 21 on count, each by its images and seconds
+    rows = [{"step": s, "img_per_s": 100.0 if s <= 20 else (1000.0 if s % 20 else 500.0), "data_wait": 0.5 * (s > 60)}
+            for s in range(10, 130, 10)]  # fmt: skip
+    w = gpu_check.weighted(rows, 128, 20)
+    seconds = sum(1280 / r["img_per_s"] for r in rows[2:])
+    assert w["timed_steps"] == [21, 120] and w["timed_images"] == 100 * 128
+    assert w["img_per_s"] == pytest.approx(100 * 128 / seconds)  # not the plain mean of the rows' rates
+    assert w["img_per_s"] != pytest.approx(sum(r["img_per_s"] for r in rows[2:]) / 10)
+    waited = sum(0.5 * (r["step"] > 60) * 1280 / r["img_per_s"] for r in rows[2:])
+    assert w["data_wait"] == pytest.approx(waited / seconds)
+
+
 def test_gpu_check_without_a_gpu_says_so(tmp_path: Path) -> None:
     import subprocess
     import sys
