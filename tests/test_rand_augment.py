@@ -60,6 +60,8 @@ def test_magnitude_nine_gives_the_recipes_arguments() -> None:
     assert len(INCREASING_OPS) == len(OPS) == 15
     with pytest.raises(ValueError, match="unknown RandAugment operation 'Cutout'"):
         op_argument("Cutout", 5)
+    with pytest.raises(ValueError, match=r"magnitude must be in \[0, 10\], got 11"):
+        apply_op(ramp(), "Rotate", 11)
 
 
 def test_spec_is_read_as_timm_reads_it() -> None:

@@ -112,6 +112,8 @@ def op_argument(name: str, magnitude: float, negate: bool = False) -> float | in
     """
     if name not in OPS and name not in INCREASING_OPS:
         raise ValueError(f"unknown RandAugment operation {name!r}; known: {sorted(set(OPS) | set(INCREASING_OPS))}")
+    if not 0 <= magnitude <= MAX_LEVEL:
+        raise ValueError(f"RandAugment magnitude must be in [0, 10], got {magnitude}")
     level = magnitude / MAX_LEVEL
     sign = -1.0 if negate else 1.0
     if name in ("AutoContrast", "Equalize", "Invert"):
@@ -177,7 +179,7 @@ def apply_op(img: Any, name: str, magnitude: float, negate: bool = False, fill: 
         return img.transform(img.size, Image.Transform.AFFINE, (1, 0, arg * W, 0, 1, 0), **geo)
     if name == "TranslateYRel":
         return img.transform(img.size, Image.Transform.AFFINE, (1, 0, 0, 0, 1, arg * H), **geo)
-    if name.startswith("Posterize"):  # keep the top `arg` bits; 0 bits gives black (Pillow >= 11 refuses 0)
+    if name.startswith("Posterize"):  # keep the top `arg` bits; 0 bits gives black (Pillow 13 refuses 0)
         keep = (0xFF << (8 - int(arg))) & 0xFF
         return img if arg >= 8 else img.point([i & keep for i in range(256)] * len(img.getbands()))
     if name.startswith("Solarize") and name != "SolarizeAdd":
