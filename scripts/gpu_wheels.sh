@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip download --quiet --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
   --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --no-deps -d bench/wheels \
-  kornia kornia_rs webdataset braceexpand
+  webdataset braceexpand
 ls -la bench/wheels

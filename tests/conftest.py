@@ -19,7 +19,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 # The timm / torchvision comparisons need a reference environment (torch + torchvision + timm, several GB): they run
 # only when SWIN_VIZ_REFERENCE=1, and there a failed import fails. Elsewhere test_layouts_reference.py checks the
 # same names independently, and test_checkpoints.py compares logits with HuggingFace's Swin.
-collect_ignore = [] if os.environ.get("SWIN_VIZ_REFERENCE") == "1" else ["test_reference_timm_torchvision.py"]
+collect_ignore = (
+    [] if os.environ.get("SWIN_VIZ_REFERENCE") == "1"
+    else ["test_reference_timm_torchvision.py", "test_rand_augment_reference.py"]
+)
 
 
 @pytest.fixture(autouse=True)

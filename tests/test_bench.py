@@ -39,3 +39,15 @@ def test_widget_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     results = bench_widgets.main(["--quick", "--only", "windows"])
     assert set(results) == {"windows"} and results["windows"][1] > 0
     assert "worst p95" in capsys.readouterr().out
+
+
+def test_augment_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import bench_augment
+
+    result = bench_augment.main(["--quick", "--batch", "4"])
+    rows = {(r["size"], r["what"]): r["ms"] for r in result["rows"]}
+    for size in (8, 224):
+        assert rows[(size, "swin_viz RandomErasing, per batch, training process")] > 0
+        per_image = rows[(size, "swin_viz RandAugment, per image, in a worker")]
+        assert rows[(size, "the same for a batch, spread over the workers")] == pytest.approx(4 * per_image)
+    assert "RandAugment, per image, in a worker" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -126,20 +127,66 @@ def test_ratio_rows_with_a_stand_in_timm(monkeypatch: pytest.MonkeyPatch, capsys
     assert "(match)" in out and "swin_viz / timm train eager" in out
 
 
-def test_gpu_check_needs_a_gpu_and_its_engine_part_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gpu_check_smoke_runs_every_part_and_writes_the_record(tmp_path: Path) -> None:
+    """``bench/gpu_check.py --smoke``, as CI runs it: a fresh process, every part at toy size on the CPU."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "smoke.json"
+    done = subprocess.run([sys.executable, "bench/gpu_check.py", "--smoke", "--out", str(out)], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rec = json.loads(out.read_text())
+    assert rec["smoke"] and {k: v["status"] for k, v in rec["parts"].items()} == dict.fromkeys(
+        ("data", "engine", "model"), "ok")  # fmt: skip
+    assert rec["versions"]["torch"] == torch.__version__ and rec["machine"]["cpus"] and rec["total_s"] > 0
+    d = rec["data"]
+    assert d["per_worker_img_per_s"] > 0 and d["per_worker_without_randaugment"] > 0 and d["loader_img_per_s"] > 0
+    assert d["gpu_rate_img_per_s"] == 646.76 and "rtx3090" in d["gpu_rate_source"]
+    assert d["workers_needed"] == pytest.approx(646.76 / d["per_worker_img_per_s"])
+    e = rec["engine"]
+    assert set(e) >= {"stream", "stream_without_randaugment", "synthetic", "model_img_per_s", "randaugment_cost"}
+    for name in ("stream", "stream_without_randaugment", "synthetic"):
+        run = e[name]
+        assert run["img_per_s"] > 0 and 0 <= run["data_wait"] <= 1 and [r["step"] for r in run["rows"]] == [1, 2, 3, 4]
+        assert run["timed_steps"] == [2, 4] and run["timed_images"] == 12  # the first window left out
+        # weighted mean: total images over total time of the kept windows
+        t = sum(4 / r["img_per_s"] for r in run["rows"][1:])
+        assert run["img_per_s"] == pytest.approx(12 / t)
+    assert (e["stream"]["randaugment"], e["stream"]["reprob"]) == ("rand-m9-mstd0.5-inc1", 0.25)
+    assert (e["stream_without_randaugment"]["randaugment"], e["stream_without_randaugment"]["reprob"]) == ("", 0.0)
+    assert "streaming" in e["stream"]["data"] and rec["model"]["rows"]
+    assert "photographs/s per worker" in done.stdout and "record ->" in done.stdout
+
+
+def test_gpu_check_weighted_means_leave_out_the_first_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
     import gpu_check
 
-    if not torch.cuda.is_available():
-        assert gpu_check.main(["--out", str(tmp_path / "r.json")]) == 2
-        assert "no CUDA device" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
-    engine = gpu_check.engine_runs(workers=0, steps=4, batch=4, folder_images=16, model="small", image_size=32,
-                                   device="cpu")  # fmt: skip
-    for name in ("stream", "synthetic"):
-        assert engine[name]["img_per_s"] > 0 and 0 <= engine[name]["data_wait"] <= 1
-        assert [r["step"] for r in engine[name]["rows"]] == [1, 2, 3, 4]
-    assert "streaming" in engine["stream"]["data"] and engine["stream_over_model"] > 0
-    versions = gpu_check.versions()
-    assert versions["torch"] == torch.__version__ and versions["kornia"] is not None
+    # 120 steps logged every 10 at batch 128: the windows from step 21 on count, each by its images and seconds
+    rows = [{"step": s, "img_per_s": 100.0 if s <= 20 else (1000.0 if s % 20 else 500.0), "data_wait": 0.5 * (s > 60)}
+            for s in range(10, 130, 10)]  # fmt: skip
+    w = gpu_check.weighted(rows, 128, 20)
+    seconds = sum(1280 / r["img_per_s"] for r in rows[2:])
+    assert w["timed_steps"] == [21, 120] and w["timed_images"] == 100 * 128
+    assert w["img_per_s"] == pytest.approx(100 * 128 / seconds)  # not the plain mean of the rows' rates
+    assert w["img_per_s"] != pytest.approx(sum(r["img_per_s"] for r in rows[2:]) / 10)
+    waited = sum(0.5 * (r["step"] > 60) * 1280 / r["img_per_s"] for r in rows[2:])
+    assert w["data_wait"] == pytest.approx(waited / seconds)
+
+
+def test_gpu_check_without_a_gpu_says_so(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "bench/gpu_check.py", "--out", str(tmp_path / "r.json")], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "no CUDA device" in done.stderr and not (tmp_path / "r.json").exists()
 
 
 def test_data_benchmark_quick(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch) -> None:

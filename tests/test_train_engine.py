@@ -154,19 +154,6 @@ def test_train_streams_a_folder_and_says_so(tmp_path: Path, capsys: pytest.Captu
 
 
 # ================================================================================================ the recipe
-def test_batch_augmentation_is_deterministic_under_a_seed() -> None:
-    aug = D.BatchAugment("rand-m9-mstd0.5-inc1", erasing=0.25, chunk=4)
-    x = torch.rand(12, 3, 32, 32)
-    torch.manual_seed(1)
-    a = aug(x)
-    torch.manual_seed(1)
-    b = aug(x)
-    torch.manual_seed(2)
-    c = aug(x)
-    assert torch.equal(a, b) and not torch.equal(a, c)
-    assert not torch.allclose(a, D.normalize(x))  # it changed the images
-
-
 def test_train_crop_is_the_papers_and_seeded_per_image() -> None:
     im = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8))
     boxes = [D.transforms.random_resized_crop_box(400, 300, np.random.default_rng(i)) for i in range(400)]

@@ -1,9 +1,10 @@
-"""Augmentation on whole batches, on the device: crops for in-memory sets, RandAugment, random erasing, Mixup/CutMix.
+"""Augmentation on whole batches, on the device: crops for in-memory sets, Mixup/CutMix; the recipe's figure.
 
 The paper's recipe (App. A2.1; DeiT's, written in timm as ``rand-m9-mstd0.5-inc1``, random erasing 0.25, Mixup
-0.8, CutMix 1.0, switch probability 0.5, label smoothing 0.1). Where a maintained library does the job, it is used:
+0.8, CutMix 1.0, switch probability 0.5, label smoothing 0.1):
 
-* RandAugment and random erasing: ``kornia.augmentation`` (:class:`BatchAugment`), on the device;
+* RandAugment per image where the image is cropped, random erasing on the device:
+  :mod:`~swin_viz.data.rand_augment`;
 * Mixup's and CutMix's lambda: ``numpy.random.Generator.beta`` on the host (a Python float: no device sync).
 
 :func:`augment_batch` is the random-resized crop and flip of in-memory sets (digits, CIFAR-10, a folder decoded
@@ -20,12 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .._validate import check_positive
+from .rand_augment import RandAugment, RandomErasing, parse_randaugment
 from .transforms import RRC_RATIO, RRC_SCALE, normalize
 
-__all__ = ["BatchAugment", "MixupCutmix", "augment_batch", "mixup_cutmix", "parse_randaugment", "pipeline_stages"]
+__all__ = ["MixupCutmix", "augment_batch", "mixup_cutmix", "parse_randaugment", "pipeline_stages"]
 
 _CROP_TRIES = 10
 
@@ -114,91 +115,6 @@ def augment_batch(
         raise ValueError(f"augment_batch expects a float (B, C, H, W) batch, got {tuple(x.shape)} {x.dtype}")
     theta = _crop_thetas(x.shape[0], x.shape[-2], x.shape[-1], generator, x.device, scale, ratio, flip)
     return _apply_thetas(x, theta, out_size, mode)
-
-
-# ------------------------------------------------------------------------------------ RandAugment, erasing
-
-
-def parse_randaugment(spec: str) -> tuple[float, float, int]:
-    """``"rand-m9-mstd0.5"`` (timm's notation; ``-n2`` optional, ``-inc1`` accepted) -> ``(m, mstd, n)``, magnitude on
-    timm's 0..10 scale."""
-    parts = spec.split("-")
-    if not parts or parts[0] != "rand":
-        raise ValueError(f"RandAugment spec must look like 'rand-m9-mstd0.5', got {spec!r}")
-    m, mstd, n = 9.0, 0.0, 2
-    for p in parts[1:]:
-        try:
-            if p.startswith("mstd"):
-                mstd = float(p[4:])
-            elif p.startswith("m"):
-                m = float(p[1:])
-            elif p.startswith("n"):
-                n = int(p[1:])
-            elif p.startswith("inc"):
-                pass  # kornia's operations already grow stronger with the magnitude
-            else:
-                raise ValueError(p)
-        except ValueError:
-            raise ValueError(
-                f"RandAugment spec {spec!r}: cannot read {p!r} (expected m<float>, mstd<float>, n<int>)"
-            ) from None
-    if not 0 < m < 10 or mstd < 0 or n < 1:
-        raise ValueError(f"RandAugment spec {spec!r}: need 0 < m < 10, mstd >= 0, n >= 1")
-    return m, mstd, n
-
-
-class BatchAugment(nn.Module):
-    """RandAugment, normalisation, random erasing on a float batch ``(B, 3, H, W)`` in ``[0, 1]``, on its device.
-
-    * RandAugment: ``kornia.augmentation.auto.RandAugment`` with ``n`` operations at magnitude ``m`` (timm's 0..10
-      scale, kornia's 0..30 = 3 x). kornia draws the operations once per call, so the batch is augmented in chunks
-      of ``chunk`` images, each with its own pair of operations and its own magnitude ~ N(m, mstd) clipped to
-      (0, 10) (timm's ``mstd``). Differences from timm, stated: operations per chunk rather than per image, and
-      kornia's default operation list.
-    * :func:`~swin_viz.data.transforms.normalize` (ImageNet mean and std).
-    * Random erasing (``kornia.augmentation.RandomErasing``) with probability ``erasing`` per image, on the
-      normalised batch, filling with 0 (the data set mean; timm fills with per-pixel noise).
-
-    All randomness comes from torch's global generator of this process (seeded per rank by the training loop).
-    Returns the normalised, augmented batch, same shape.
-    """
-
-    def __init__(self, randaugment: str | None = "rand-m9-mstd0.5-inc1", erasing: float = 0.25, chunk: int = 16):
-        super().__init__()
-        if not 0 <= erasing <= 1:
-            raise ValueError(f"erasing probability must be in [0, 1], got {erasing}")
-        if not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(f"chunk must be a positive int, got {chunk!r}")
-        self.spec, self.erasing_p, self.chunk = randaugment, float(erasing), chunk
-        self.rand_augment: nn.Module | None = None
-        self.erasing: nn.Module | None = None
-        if randaugment:
-            from kornia.augmentation.auto import RandAugment
-
-            self.m, self.mstd, n = parse_randaugment(randaugment)
-            self.rand_augment = RandAugment(n=n, m=round(3 * self.m))
-        if erasing > 0:
-            from kornia.augmentation import RandomErasing
-
-            self.erasing = RandomErasing(p=erasing, scale=(0.02, 1 / 3), ratio=(0.3, 3.3), value=0.0)
-
-    def extra_repr(self) -> str:
-        return f"randaugment={self.spec!r}, erasing={self.erasing_p}, chunk={self.chunk}"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3 or not x.is_floating_point():
-            raise ValueError(f"BatchAugment expects a float (B, 3, H, W) batch in [0, 1], got {tuple(x.shape)}")
-        if self.rand_augment is not None and len(x):
-            mags = (self.m + self.mstd * torch.randn(math.ceil(len(x) / self.chunk))).clamp(0.1, 9.9)
-            parts = []
-            for i, part in enumerate(x.split(self.chunk)):
-                self.rand_augment.m = float(3 * mags[i])
-                parts.append(self.rand_augment(part))
-            x = torch.cat(parts).clamp_(0.0, 1.0)
-        x = normalize(x)
-        if self.erasing is not None and len(x):
-            x = self.erasing(x)
-        return x
 
 
 # ------------------------------------------------------------------------------------------- mixup / cutmix
@@ -334,10 +250,14 @@ def pipeline_stages(
 
     ``image``, ``partner``: PIL RGB images (the partner is what Mixup and CutMix blend in). Returns an ordered
     ``{stage name: (3, size, size) float in [0, 1]}``: the evaluation crop, three random-resized crops with flips
-    (seeds ``seed..seed+2``), RandAugment of the first crop, random erasing (``reprob``, 1 here so that it shows;
-    the recipe uses 0.25), Mixup and CutMix with the partner, and everything together. Seeded: the same call gives
-    the same figure.
+    (seeds ``seed..seed+2``), then RandAugment of the first crop with six draws (each panel names the operations
+    it got and their magnitudes; an operation that is not applied, probability 1/2, is left out of the name),
+    random erasing (``reprob``, 1 here so that it shows; the recipe uses 0.25; the noise is shown clipped to the
+    image's range), Mixup and CutMix with the partner, and everything together. Seeded: the same call gives the
+    same figure.
     """
+    from PIL import Image
+
     from .transforms import IMAGENET_MEAN, IMAGENET_STD, eval_crop, sample_rng, train_crop
 
     def unnormalize(x: torch.Tensor) -> torch.Tensor:
@@ -345,16 +265,25 @@ def pipeline_stages(
         std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
         return (x * std + mean).clamp(0, 1)
 
+    def pil(x: torch.Tensor) -> Any:
+        return Image.fromarray((x * 255).round().byte().permute(1, 2, 0).numpy())
+
+    def tensor(im: Any) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float() / 255
+
     stages: dict[str, torch.Tensor] = {"evaluation crop": eval_crop(image, size).float() / 255}
     crops = [train_crop(image, size, sample_rng(seed, 0, i)).float() / 255 for i in range(3)]
     for i, c in enumerate(crops):
         stages[f"random-resized crop + flip #{i + 1}"] = c
+    ra = RandAugment.from_spec(randaugment)
+    for k in range(6):
+        rng = np.random.default_rng([seed, k, 0x2A])
+        ops = ra.draw(np.random.default_rng([seed, k, 0x2A]))
+        what = ", ".join(f"{name} {mag:.1f}{'-' if neg else ''}" for name, mag, neg in ops) or "nothing"
+        stages[f"RandAugment #{k + 1}: {what}"] = tensor(ra(pil(crops[0]), rng))
     torch.manual_seed(seed)
-    ra = BatchAugment(randaugment, erasing=0.0, chunk=1)
-    stages[f"RandAugment ({randaugment})"] = unnormalize(ra(crops[0][None])[0])
-    torch.manual_seed(seed)
-    er = BatchAugment(None, erasing=reprob)
-    stages["random erasing"] = unnormalize(er(crops[0][None])[0])
+    er = RandomErasing(reprob)
+    stages["random erasing (per-pixel noise)"] = unnormalize(er(normalize(crops[0][None]))[0])
     other = train_crop(partner, size, sample_rng(seed, 0, 99)).float() / 255
     pair = torch.stack([crops[0], other])
     y = torch.tensor([0, 1])
@@ -362,8 +291,9 @@ def pipeline_stages(
         mix = MixupCutmix(2, *alphas, label_smoothing=0.0, seed=seed)
         xm, t = mix(pair, y)
         stages[f"{name} (weight {t[0, 0]:.2f} on this image)"] = xm[0]
+    rngs = [np.random.default_rng([seed + 1, i, 0x2A]) for i in range(2)]
+    full = torch.stack([tensor(ra(pil(p), r)) for p, r in zip(pair, rngs)])
     torch.manual_seed(seed + 1)
-    full = BatchAugment(randaugment, erasing=reprob, chunk=1)(pair)
-    xm, t = MixupCutmix(2, 0.8, 1.0, seed=seed + 1, label_smoothing=0.1)(full, y)
+    xm, t = MixupCutmix(2, 0.8, 1.0, seed=seed + 1, label_smoothing=0.1)(RandomErasing(reprob)(normalize(full)), y)
     stages["all together"] = unnormalize(xm[0])
     return stages

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from .._validate import check_nonnegative, check_positive, is_int
 from .augment import _apply_thetas, _crop_thetas
+from .rand_augment import RandAugment
 from .sources import FolderIndex, ImageSet
 from .transforms import RRC_RATIO, RRC_SCALE, decode_rgb, eval_crop, normalize, sample_rng, train_crop
 
@@ -117,7 +118,10 @@ class DeviceLoader:
     (0.08, 1), bicubic) with a flip if ``data.flip``, drawn for the whole global batch from :attr:`generator` (in
     the same state on every rank) and sliced, so augmented batches also match a single-process run.
     ``train=False``: dataset order, ``drop_last`` default False, only a resize to ``S`` if needed (bilinear,
-    antialiased when shrinking).
+    antialiased when shrinking). ``randaugment`` (e.g. ``"rand-m9-mstd0.5-inc1"``, training with ``augment``
+    only): after the crop, each image goes through :class:`~swin_viz.data.rand_augment.RandAugment`, the same PIL
+    operations as in the streaming workers, seeded by ``(seed, epoch, index)``: the batch is copied to the host and
+    back (quantised to 8 bits), a cost that only a small set can afford.
 
     Reproducibility: the generator is reseeded with ``(seed, epoch)`` at the start of each pass; ``state_dict()``
     taken between batches records the epoch, the batches done and the generator state, and after
@@ -140,7 +144,9 @@ class DeviceLoader:
         drop_last: bool | None = None,
         normalize: bool = True,
         scale: tuple[float, float] = RRC_SCALE,
+        randaugment: str | None = None,
     ) -> None:
+        self.rand_augment = RandAugment.from_spec(randaugment) if randaugment and augment and train else None
         self.plan = EpochPlan(len(data), batch_size, seed, rank, world_size, shuffle=train,
                               drop_last=train if drop_last is None else drop_last)  # fmt: skip
         self.device = torch.device(device)
@@ -186,6 +192,9 @@ class DeviceLoader:
                 theta = _crop_thetas(size, x.shape[-2], x.shape[-1], self.generator, self.device,
                                      self.scale, RRC_RATIO, self.flip)  # fmt: skip
                 x = _apply_thetas(x, theta[a : a + len(idx)], S)
+                if self.rand_augment is not None:  # the workers' per-image PIL operations, here on the host
+                    rngs = [sample_rng(self.seed, self.epoch, int(i)) for i in idx]
+                    x = self.rand_augment.augment_batch(x.mul(255).round_().byte(), rngs).float().div_(255.0)
             elif tuple(x.shape[-2:]) != (S, S):
                 x = F.interpolate(x, size=(S, S), mode="bilinear", align_corners=False, antialias=x.shape[-1] > S)
             self._batches_done += 1
@@ -225,8 +234,10 @@ class _FolderImages(torch.utils.data.Dataset):
     ``train``, else the centre crop.
     """
 
-    def __init__(self, index: FolderIndex, size: int, train: bool, seed: int, flip: bool = True) -> None:
+    def __init__(self, index: FolderIndex, size: int, train: bool, seed: int, flip: bool = True,
+                 randaugment: RandAugment | None = None) -> None:  # fmt: skip
         self.index, self.size, self.train, self.seed, self.flip = index, size, train, seed, flip
+        self.randaugment = randaugment
 
     def __len__(self) -> int:
         return len(self.index)
@@ -235,7 +246,7 @@ class _FolderImages(torch.utils.data.Dataset):
         i, epoch = key
         im = decode_rgb(self.index.path(i))
         if self.train:
-            x = train_crop(im, self.size, sample_rng(self.seed, epoch, i), self.flip)
+            x = train_crop(im, self.size, sample_rng(self.seed, epoch, i), self.flip, self.randaugment)
         else:
             x = eval_crop(im, self.size)
         return x, int(self.index.labels[i])
@@ -261,7 +272,8 @@ class StreamingLoader:
 
     ``index`` is a :class:`FolderIndex` (paths and labels, no pixels), so resident memory does not grow with the
     number of images. Workers decode each file at full resolution and crop it (training: random-resized crop
-    (0.08, 1) bicubic and flip, seeded by ``(seed, epoch, index)``; evaluation: resize and centre crop); batches
+    (0.08, 1) bicubic, flip and, given ``randaugment``, RandAugment, seeded by ``(seed, epoch, index)``;
+    evaluation: resize and centre crop); batches
     are ``uint8 (b, 3, S, S)``, pinned on the host when ``device`` is CUDA, and copied with ``non_blocking=True``.
     ``prefetch_factor`` batches per worker are decoded ahead. ``normalize=True`` yields normalised floats instead.
 
@@ -286,6 +298,7 @@ class StreamingLoader:
         drop_last: bool | None = None,
         normalize: bool = False,
         flip: bool = True,
+        randaugment: str | None = None,
     ) -> None:
         check_nonnegative(num_workers, "num_workers")
         if num_workers > 0:
@@ -306,7 +319,9 @@ class StreamingLoader:
         if num_workers > 0:
             extra = dict(prefetch_factor=prefetch_factor, persistent_workers=True)
         self._loader = torch.utils.data.DataLoader(
-            _FolderImages(index, image_size, train, self.seed, flip), batch_sampler=self._sampler,
+            _FolderImages(index, image_size, train, self.seed, flip,
+                          RandAugment.from_spec(randaugment) if randaugment and train else None),
+            batch_sampler=self._sampler,
             num_workers=num_workers, pin_memory=pin, **extra,
         )  # fmt: skip
 

@@ -33,6 +33,7 @@ import torch
 
 from .._validate import check_nonnegative, check_positive, is_int
 from ..atomic import atomic_write_text
+from .rand_augment import RandAugment
 from .sources import scan_image_folder
 from .transforms import eval_crop, normalize, sample_rng, train_crop
 
@@ -71,14 +72,15 @@ def write_shards(root: str | os.PathLike, out: str | os.PathLike, max_count: int
     return meta
 
 
-def _decode_sample(sample: dict[str, Any], size: int, train: bool, seed: int, epoch: int) -> tuple[torch.Tensor, int]:
+def _decode_sample(sample: dict[str, Any], size: int, train: bool, seed: int, epoch: int,
+                   randaugment: RandAugment | None = None) -> tuple[torch.Tensor, int]:  # fmt: skip
     from PIL import Image
 
     key = next(k for k in sample if k in ("jpg", "png", "bmp", "webp"))
     idx = int(sample["idx"])
     with Image.open(io.BytesIO(sample[key])) as im:
         im = im.convert("RGB")
-        x = train_crop(im, size, sample_rng(seed, epoch, idx)) if train else eval_crop(im, size)
+        x = train_crop(im, size, sample_rng(seed, epoch, idx), True, randaugment) if train else eval_crop(im, size)
     return x, int(sample["cls"])
 
 
@@ -90,7 +92,8 @@ class ShardLoader:
     """webdataset shards written by :func:`write_shards`, read like a :class:`StreamingLoader` (``kind="shards"``).
 
     Yields ``(x, y)`` on ``device``: ``x`` uint8 ``(b, 3, S, S)`` (``b = batch_size / world_size``; normalised
-    float with ``normalize=True``), ``y`` int64. See the module docstring for what is exact across ranks.
+    float with ``normalize=True``), ``y`` int64. ``randaugment`` (training only): RandAugment per image in the
+    workers, after the crop, as :class:`StreamingLoader`. See the module docstring for what is exact across ranks.
     """
 
     kind = "shards"
@@ -98,7 +101,8 @@ class ShardLoader:
     def __init__(self, root: str | os.PathLike, split: str, batch_size: int, image_size: int = 224,
                  device: torch.device | str = "cpu", train: bool = True, seed: int = 0, rank: int = 0,
                  world_size: int = 1, num_workers: int = 4, shuffle_buffer: int = 1000,
-                 normalize: bool = False) -> None:  # fmt: skip
+                 normalize: bool = False, randaugment: str | None = None) -> None:  # fmt: skip
+        self.randaugment = RandAugment.from_spec(randaugment) if randaugment and train else None
         self.root = Path(root).expanduser()
         meta_path = self.root / "meta.json"
         if not meta_path.is_file():
@@ -162,7 +166,8 @@ class ShardLoader:
         ds = wds.WebDataset(urls, shardshuffle=False, nodesplitter=_whole, empty_check=False)
         if train:
             ds = ds.shuffle(self.shuffle_buffer, seed=seed * 1000003 + epoch)
-        ds = ds.map(lambda s: _decode_sample(s, size, train, seed, epoch)).batched(b, partial=not train)
+        ra = self.randaugment
+        ds = ds.map(lambda s: _decode_sample(s, size, train, seed, epoch, ra)).batched(b, partial=not train)
         loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers,
                                              pin_memory=self.device.type == "cuda")  # fmt: skip
         steps = len(self) if train else None

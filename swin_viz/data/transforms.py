@@ -5,8 +5,9 @@ The paper's recipe (App. A2.1, following DeiT) starts every training image with 
 input side, then a horizontal flip with probability 1/2. Evaluation resizes the shorter side to ``size * 256/224``
 (bicubic) and takes the centre ``size x size`` crop.
 
-Each training image draws its crop from its own ``numpy.random.Generator`` seeded with ``(seed, epoch, index)``,
-so what an image becomes does not depend on which worker, rank or batch decodes it.
+Each training image draws its crop (and its RandAugment operations, :mod:`~swin_viz.data.rand_augment`) from its
+own ``numpy.random.Generator`` seeded with ``(seed, epoch, index)``, so what an image becomes does not depend on
+which worker, rank or batch decodes it.
 
 This module is also the one home of the ImageNet mean and standard deviation and of :func:`normalize`.
 """
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -137,8 +140,11 @@ def _to_tensor(im) -> torch.Tensor:
     return torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1).contiguous()
 
 
-def train_crop(im, size: int, rng: np.random.Generator, flip: bool = True) -> torch.Tensor:
-    """PIL RGB image -> ``(3, size, size)`` uint8: a random-resized crop (bicubic) and a random horizontal flip."""
+def train_crop(im, size: int, rng: np.random.Generator, flip: bool = True,
+               randaugment: Callable[[Any, np.random.Generator], Any] | None = None) -> torch.Tensor:  # fmt: skip
+    """PIL RGB image -> ``(3, size, size)`` uint8: a random-resized crop (bicubic), a random horizontal flip and,
+    when given, ``randaugment(crop, rng)`` (a :class:`~swin_viz.data.rand_augment.RandAugment`), all drawn from
+    ``rng`` in that order."""
     from PIL import Image
 
     check_positive(size, "train_crop: size")
@@ -146,6 +152,8 @@ def train_crop(im, size: int, rng: np.random.Generator, flip: bool = True) -> to
     out = im.resize((size, size), Image.Resampling.BICUBIC, box=box)
     if flip and rng.random() < 0.5:
         out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if randaugment is not None:
+        out = randaugment(out, rng)
     return _to_tensor(out)
 
 

@@ -69,13 +69,14 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
     if micro % rt.world_size:
         raise ValueError(f"batch_size / accum_steps = {micro} must be divisible by the {rt.world_size} ranks")
     ranks = dict(seed=cfg.seed, rank=rt.rank, world_size=rt.world_size)
+    ra = (cfg.randaugment or None) if cfg.augment else None  # per image, where the crop happens
     if cfg.data == "synthetic":
         loader = D.SyntheticLoader(micro, size, 1000, cfg.max_steps_per_epoch or 50, rt.device, cfg.seed,
                                    rt.world_size)  # fmt: skip
         return Data(loader, None, loader.classes, "synthetic: one random batch on the device (throughput only)")
     if cfg.data == "shards":
         common = dict(batch_size=micro, image_size=size, device=rt.device, num_workers=cfg.workers, **ranks)
-        tr = D.shards.ShardLoader(cfg.data_root, "train", train=True, **common)
+        tr = D.shards.ShardLoader(cfg.data_root, "train", train=True, randaugment=ra, **common)
         va = D.shards.ShardLoader(cfg.data_root, "val", train=False, **common)
         return Data(tr, va, tr.classes, f"{tr.name}: webdataset, {cfg.workers} workers per rank")
     if cfg.data == "folder":
@@ -86,7 +87,7 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
         )
         if not in_memory:
             common = dict(batch_size=micro, image_size=size, device=rt.device, num_workers=cfg.workers, **ranks)
-            tr = D.StreamingLoader(tr_index, train=True, **common)
+            tr = D.StreamingLoader(tr_index, train=True, randaugment=ra, **common)
             va = D.StreamingLoader(va_index, train=False, **common)
             return Data(tr, va, tr.classes, f"{tr_index.name}: streaming, {cfg.workers} workers per rank, "
                                             f"decoded and cropped from the full-resolution files")  # fmt: skip
@@ -104,16 +105,17 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
         if list(val_set.classes) != list(train_set.classes):
             raise ValueError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
     common = dict(device=rt.device, image_size=size, normalize=False, **ranks)
-    tr = D.DeviceLoader(train_set, micro, train=True, augment=cfg.augment, scale=tuple(cfg.crop_scale), **common)
+    tr = D.DeviceLoader(train_set, micro, train=True, augment=cfg.augment, scale=tuple(cfg.crop_scale),
+                        randaugment=ra, **common)  # fmt: skip
     va = D.DeviceLoader(val_set, micro, train=False, augment=False, **common)
     return Data(tr, va, list(train_set.classes), f"{train_set.name}: in memory on {rt.device}")
 
 
 def prepare_batch(x: torch.Tensor, augment: nn.Module | None) -> torch.Tensor:
-    """A loader's batch (uint8, or float in [0, 1]) -> normalised float, RandAugment and erasing when training."""
+    """A loader's batch (uint8, or float in [0, 1]) -> normalised float, random erasing when training."""
     if not x.is_floating_point():
         x = x.float().div_(255.0)
-    return augment(x) if augment is not None else D.normalize(x)
+    return augment(D.normalize(x)) if augment is not None else D.normalize(x)
 
 
 # ============================================================================================ model, optimiser
@@ -332,8 +334,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if state is not None and "mix" in state:
         mix.load_state_dict(state["mix"])
     augment = None
-    if cfg.augment and (cfg.randaugment or cfg.reprob > 0):
-        augment = D.BatchAugment(cfg.randaugment or None, cfg.reprob).to(rt.device)
+    if cfg.augment and cfg.reprob > 0:  # RandAugment runs in the loaders; erasing here, on the device
+        augment = D.RandomErasing(cfg.reprob, mode="pixel")
     net: nn.Module = model
     if rt.distributed:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[rt.device.index] if cuda else None)
