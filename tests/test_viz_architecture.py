@@ -160,5 +160,19 @@ def test_every_chapter_opens_with_its_figure(stem: str) -> None:
     exec(compile(ast.Module(setup, []), stem, "exec"), namespace)
     figure = eval(compile(ast.Expression(last.value), stem, "eval"), namespace)
     html = figure._repr_html_()
-    assert lit(html.removeprefix('<div class="swin-architecture-figure">').removesuffix("</div>"))
+    assert figure.svg in html and lit(figure.svg)
     assert all(a.get("data-chapter") == stem for name, a in parts_of(figure.svg).items() if name in lit(figure.svg))
+
+
+def test_caption_points_to_the_one_cell_swin() -> None:
+    """Each chapter's figure says which lines of "Swin in one cell" it unfolds; those tags are in that cell."""
+    assert set(arch.UNFOLDS) == set(arch.CHAPTERS) - {arch.ONE_CELL}
+    nb = nbformat.read(ROOT / "book" / f"{arch.ONE_CELL}.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith("import torch.nn")]
+    tags = {int(t) for line in cell.source.splitlines() for t in re.findall(r"\[(\d+)\]", line.partition("#")[2])}
+    for chapter, text in arch.UNFOLDS.items():
+        n = arch.chapter_number(chapter)
+        assert (f"[{n}]" in text) == (n in tags), chapter
+    html = arch.you_are_here("06_relative_position")._repr_html_()
+    assert "lines marked [6]" in html and f'href="{arch.ONE_CELL}{arch.link_suffix()}#' in html
+    assert "swin-architecture-caption" not in arch.you_are_here(arch.ONE_CELL)._repr_html_()

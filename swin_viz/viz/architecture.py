@@ -29,13 +29,16 @@ from . import palette
 
 __all__ = [
     "CHAPTERS",
+    "ONE_CELL",
     "PART_CHAPTERS",
+    "UNFOLDS",
     "ArchitectureFigure",
     "Part",
     "architecture",
     "architecture_parts",
     "architecture_svg",
     "chapter_number",
+    "link_suffix",
     "you_are_here",
 ]
 
@@ -76,6 +79,26 @@ PART_CHAPTERS: dict[str, str] = {
     "classifier": "12_finetuning",  # the layer fine-tuning replaces
 }
 """The one mapping from a kind of part to the chapter that explains it; every chapter has at least one part."""
+
+
+ONE_CELL = "01_why_windows"
+"""The chapter whose section "Swin in one cell" holds the whole forward pass, each line tagged ``[N]`` with the
+chapter N that unfolds it."""
+
+UNFOLDS: dict[str, str] = {
+    "02_patches": "unfolds the lines marked [2]: the patch partition and linear embedding",
+    "03_window_attention": "unfolds the lines marked [3]: windows and the attention inside them",
+    "04_shifted_windows": "unfolds the lines marked [4]: the cyclic shift and its undoing",
+    "05_attention_mask": "unfolds the lines marked [5]: the mask of the shifted windows",
+    "06_relative_position": "unfolds the lines marked [6]: the relative position bias",
+    "07_block": "unfolds the lines marked [7]: pre-norm, the residuals, the MLP",
+    "08_hierarchy": "unfolds the lines marked [8]: patch merging",
+    "09_whole_model": "unfolds the line marked [9], the head, and the state dict the cell reads",
+    "10_efficiency": "makes those lines fast",
+    "11_training": "trains the weights those lines read",
+    "12_finetuning": "adapts those weights to a new task",
+}
+"""What each chapter does with the one-cell Swin of :data:`ONE_CELL` (the caption of :func:`you_are_here`)."""
 
 
 def chapter_number(chapter: str) -> int:
@@ -225,7 +248,7 @@ def _part_svg(part: Part, lit: bool, suffix: str, dim: bool) -> str:
     opacity = ' opacity="0.6"' if dim and not lit else ""
     cls = "swin-arch-part swin-arch-lit" if lit else "swin-arch-part"
     out = [f'<a href="{escape(href)}" class="{cls}" data-part="{part.name}" data-kind="{part.kind}" '
-           f'data-chapter="{part.chapter}"{opacity}>',
+           f'data-chapter="{part.chapter}" style="text-decoration:none"{opacity}>',
            f"<title>{escape(title)}</title>"]  # fmt: skip
     cx, cy = part.x + part.w / 2, part.y + part.h / 2
     if part.shape == "circle":
@@ -358,13 +381,16 @@ def architecture_svg(
 
 
 class ArchitectureFigure:
-    """The SVG of :func:`architecture_svg`, displayed as HTML (so its links work in Jupyter and in the book)."""
+    """The SVG of :func:`architecture_svg`, displayed as HTML (so its links work in Jupyter and in the book), with
+    an optional HTML ``caption`` under it."""
 
-    def __init__(self, svg: str) -> None:
+    def __init__(self, svg: str, caption: str = "") -> None:
         self.svg = svg
+        self.caption = caption
 
     def _repr_html_(self) -> str:
-        return f'<div class="swin-architecture-figure">{self.svg}</div>'
+        caption = f'<p class="swin-architecture-caption">{self.caption}</p>' if self.caption else ""
+        return f'<div class="swin-architecture-figure">{self.svg}{caption}</div>'
 
     def __repr__(self) -> str:
         return "<Swin architecture figure (paper Fig. 3); display it in a notebook>"
@@ -381,4 +407,10 @@ def architecture(
 def you_are_here(chapter: str) -> ArchitectureFigure:
     """The small Swin-T figure that opens ``chapter`` (a stem of :data:`CHAPTERS`), with its parts lit."""
     _check_here(chapter)
-    return architecture("swin_t", 224, here=chapter, small=True)
+    figure = architecture("swin_t", 224, here=chapter, small=True)
+    if chapter in UNFOLDS:
+        suffix = link_suffix()
+        anchor = "swin-in-one-cell" if suffix == ".html" else "Swin-in-one-cell"
+        figure.caption = (f'In <a href="{ONE_CELL}{suffix}#{anchor}">Swin in one cell</a> (chapter '
+                          f"{chapter_number(ONE_CELL)}), this chapter {escape(UNFOLDS[chapter])}.")  # fmt: skip
+    return figure
