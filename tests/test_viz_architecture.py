@@ -126,12 +126,22 @@ def test_links() -> None:
     assert " id=" not in svg  # several figures share a page: no element ids to collide
 
 
-@pytest.mark.parametrize("value, suffix", [("1", ".html"), ("", ".ipynb")])
-def test_link_suffix_follows_the_build(value: str, suffix: str) -> None:
-    code = "from swin_viz.viz.architecture import architecture_svg; print(architecture_svg('swin_t').count('.ipynb\"'))"
-    env = {"SWIN_VIZ_BOOK_BUILD": value, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+def test_link_suffix_follows_the_build() -> None:
+    """In the book build (SWIN_VIZ_BOOK_BUILD=1) the parts link to .html pages, in Jupyter to the .ipynb files."""
+    code = (
+        "import os\n"
+        "from swin_viz.viz.architecture import architecture_svg\n"
+        "for value in ('1', ''):\n"
+        "    os.environ['SWIN_VIZ_BOOK_BUILD'] = value\n"
+        "    svg = architecture_svg('swin_t')\n"
+        "    print(svg.count('.html\"'), svg.count('.ipynb\"'))\n"
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert (int(done.stdout) > 0) == (suffix == ".ipynb")
+    (html_build, html_ipynb), (jupyter_html, jupyter_ipynb) = (
+        map(int, line.split()) for line in done.stdout.split("\n")[:2]
+    )
+    assert html_build > 0 and html_ipynb == 0 and jupyter_html == 0 and jupyter_ipynb == html_build
 
 
 def test_bad_input() -> None:
