@@ -100,8 +100,9 @@ def test_small_model_any_configuration() -> None:
 def test_lit_parts() -> None:
     assert lit(arch.architecture_svg("swin_t")) == set()
     assert lit(arch.architecture_svg("swin_t", here="05_attention_mask")) == {"block1.mask"}
+    assert lit(arch.architecture_svg("swin_t", here="02_patches")) == {"partition", "partition.map", "stage1.embedding"}
     assert lit(arch.architecture_svg("swin_t", here="08_hierarchy")) == {
-        "partition.map", "stage2.merging", "stage3.merging", "stage4.merging",
+        "stage2.merging", "stage3.merging", "stage4.merging",
         "stage1.map", "stage2.map", "stage3.map", "stage4.map",
     }  # fmt: skip
     block = lit(arch.architecture_svg("swin_t", here="07_block"))

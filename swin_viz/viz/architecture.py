@@ -177,7 +177,7 @@ def architecture_parts(
     first = stages[0]
     h0, w0 = first.resolution if first.index == 1 else first.in_resolution
     parts.append(Part("partition", "partition", ("Patch", "Partition"), x, y, 62, BOX_H))
-    parts.append(Part("partition.map", "map", (_shape(h0, w0, patch_size * patch_size * in_chans),
+    parts.append(Part("partition.map", "partition", (_shape(h0, w0, patch_size * patch_size * in_chans),
                                                f"H/{patch_size}×W/{patch_size}×{patch_size**2 * in_chans}"),
                       x - 8, y + BOX_H + 6, 78, 26, "text"))  # fmt: skip
     x += 62 + GAP
@@ -323,7 +323,7 @@ def architecture_svg(
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="swin-architecture" viewBox="0 0 {width:.0f} {height:.0f}" '
         f'width="{width:.0f}" style="max-width:min(100%, {max_width:.0f}px);height:auto;display:block" '
-        f'font-family="sans-serif" fill="{palette.FONT_COLOR}" role="img" '
+        f'font-family="sans-serif" fill="{palette.FONT_COLOR}" role="group" '
         f'aria-label="Swin architecture (paper Fig. 3)">',
         f'<rect x="0" y="0" width="{width:.0f}" height="{height:.0f}" fill="{palette.BACKGROUND}"/>',
     ]
