@@ -83,6 +83,11 @@ FIT_JS = """() => {
 }"""
 
 
+LINKS_JS = """() => [...document.querySelectorAll('a[href]')].map(a =>
+  typeof a.href === 'string' ? a.href : new URL(a.getAttribute('href'), document.baseURI).href)"""
+"""Every link's absolute URL; an SVG ``<a>`` (the architecture figure's parts) has no string ``href``."""
+
+
 def wait_for_figures(tab) -> None:
     """Until every plotly figure has drawn and the page's fit-to-width (_theme/swin_viz.js) has settled."""
     tab.wait_for_function(
@@ -130,7 +135,7 @@ def test_page_renders(page: str, server: str, browser) -> None:
     )
     SHOTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(SHOTS / (page.replace("/", "_") + ".png")), full_page=False)
-    links = tab.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    links = tab.evaluate(LINKS_JS)
     tab.close()
     assert not errors, f"JavaScript errors on {page}: {errors}"
     assert drawn == figures, f"{page}: {figures - drawn} of {figures} plotly figures did not render"
@@ -140,3 +145,28 @@ def test_page_renders(page: str, server: str, browser) -> None:
     local = [link.split("#")[0] for link in links if link.startswith(server)]
     missing = sorted({link for link in local if not (HTML / link[len(server) + 1 :]).exists() and link != server + "/"})
     assert not missing, f"{page}: broken links {missing}"
+
+
+SPINE_CLICKS = [
+    ("book/08_hierarchy.html", "stage1.blocks", "book/07_block.html"),
+    ("book/07_block.html", "block1.mask", "book/05_attention_mask.html"),
+    ("book/01_why_windows.html", "stage2.merging", "book/08_hierarchy.html"),
+]
+
+
+@pytest.mark.parametrize("page, part, target", SPINE_CLICKS)
+def test_architecture_figure_links(page: str, part: str, target: str, server: str, browser) -> None:
+    """Clicking a part of the architecture figure at the top of a chapter lands on that part's chapter, whose own
+    figure lights that part."""
+    if not (HTML / page).exists() or not (HTML / target).exists():
+        pytest.skip(f"{page} or {target} is not in this build")
+    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    tab.goto(f"{server}/{page}", wait_until="load")
+    figure = tab.locator("svg.swin-architecture").first
+    assert "You are here" in figure.text_content()
+    with tab.expect_navigation():
+        figure.locator(f'a[data-part="{part}"]').click()
+    assert tab.url.split("#")[0] == f"{server}/{target}"
+    lit = tab.locator("svg.swin-architecture").first.locator(f'a[data-part="{part}"]').get_attribute("class")
+    tab.close()
+    assert "swin-arch-lit" in lit.split(), f"{target} does not light {part}: class {lit!r}"

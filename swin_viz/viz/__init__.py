@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import (
+    architecture,
     attention_maps,
     flops,
     mask,
@@ -81,6 +82,7 @@ __all__ = [
     "Panel",
     "Rect",
     "Series",
+    "architecture",
     "explore",
     "load_image",
     "normalize",
