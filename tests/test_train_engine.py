@@ -252,7 +252,7 @@ def test_resume_with_another_config_names_the_fields(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    (["--clip-grad", "-5"], "clip_grad"), (["--amp", "fp16"], "--amp"), (["--compile", "yes"], "--compile"),
+    (["--clip-grad", "-5"], "clip_grad"), (["--amp", "fp8"], "--amp"), (["--compile", "yes"], "--compile"),
     (["--channels-last", "maybe"], "--channels-last"), (["--epochs", "0"], "epochs"),
     (["--accum-steps", "0"], "accum_steps"), (["--label-smoothing", "2"], "label_smoothing"),
     (["--warmup-epochs", "-1"], "warmup_epochs"), (["--mixup", "-1"], "mixup"), (["--data", "imagenet"], "--data"),

@@ -19,6 +19,7 @@ loader's, because a shuffle buffer, not a global permutation, mixes it.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import itertools
 import json
@@ -162,7 +163,9 @@ class ShardLoader:
         ds = wds.WebDataset(urls, shardshuffle=False, nodesplitter=_whole, empty_check=False)
         if train:
             ds = ds.shuffle(self.shuffle_buffer, seed=seed * 1000003 + epoch)
-        ds = ds.map(lambda s: _decode_sample(s, size, train, seed, epoch)).batched(b, partial=not train)
+        # a partial, not a lambda: it must pickle under the spawn and forkserver start methods (3.14's default)
+        decode = functools.partial(_decode_sample, size=size, train=train, seed=seed, epoch=epoch)
+        ds = ds.map(decode).batched(b, partial=not train)
         loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers,
                                              pin_memory=self.device.type == "cuda")  # fmt: skip
         steps = len(self) if train else None

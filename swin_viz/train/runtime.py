@@ -78,9 +78,11 @@ def setup_runtime(device: str = "auto") -> Runtime:
     return Runtime(rank, world_size, local_rank, dev)
 
 
-def rank_seed(seed: int, rank: int) -> int:
-    """The seed of a rank's per-step randomness: distinct for every ``(seed, rank)``."""
-    return int(np.random.SeedSequence([int(seed), int(rank), 0x5717]).generate_state(1)[0])
+def rank_seed(seed: int, rank: int, epoch: int = 0) -> int:
+    """The seed of a rank's per-step randomness: distinct for every ``(seed, rank)`` (and ``epoch``, for a run
+    resumed on another number of processes, whose saved per-rank streams cannot be handed out one to one)."""
+    parts = [int(seed), int(rank), 0x5717] + ([int(epoch)] if epoch else [])
+    return int(np.random.SeedSequence(parts).generate_state(1)[0])
 
 
 def seed_all(seed: int) -> None:
@@ -89,24 +91,27 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def rng_state() -> dict[str, Any]:
-    """This process's global random states (torch CPU and CUDA, numpy, Python), as plain data."""
+def rng_state(device: torch.device | str | None = None) -> dict[str, Any]:
+    """This process's global random states (torch CPU, numpy, Python, and the CUDA generator of ``device`` only,
+    the one this rank draws from), as plain data. Saving one device's state, not every visible GPU's, lets a run
+    resume under another ``CUDA_VISIBLE_DEVICES`` layout."""
     np_state = np.random.get_state()
     state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np_state[1].tolist(),
                              "numpy_pos": int(np_state[2]), "python": repr(random.getstate())}  # fmt: skip
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device is not None and torch.device(device).type == "cuda":
+        state["cuda_device"] = torch.cuda.get_rng_state(torch.device(device))
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], device: torch.device | str | None = None) -> None:
+    """Restore :func:`rng_state`'s output; its CUDA state goes to ``device`` (this rank's)."""
     import ast
 
     torch.set_rng_state(state["torch"])
     np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0))
     random.setstate(ast.literal_eval(state["python"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if device is not None and torch.device(device).type == "cuda" and "cuda_device" in state:
+        torch.cuda.set_rng_state(state["cuda_device"], torch.device(device))
 
 
 PEAK_TFLOPS: tuple[tuple[str, float, str], ...] = (

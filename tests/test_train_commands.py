@@ -1,0 +1,201 @@
+"""Every training command of the README and chapters 11-12, run as a user runs it: ``python -m swin_viz.train`` (or
+``torchrun``) in a fresh process, on tiny data, 2 steps each.
+
+Nothing here imports the engine at the top: a module the command forgets to import (``--data shards`` once did)
+must fail here, not be hidden by this file's imports. Then, with 2 processes (gloo on the CPU): an uninterrupted
+run of 2 epochs and a run stopped after 1 and resumed end with bit-equal weights (Mixup on and off, streaming folder
+and shards, fine-tuning); a resume on another number of processes runs, or is refused saying why.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import processes
+import pytest
+import torch
+from PIL import Image
+
+DIGITS_CKPT = processes.ROOT / "swin_viz" / "assets" / "digits_small.pt"
+COLORS = {"red": (200, 40, 40), "green": (40, 190, 60), "blue": (50, 60, 210)}
+FAST = ["--epochs", "1", "--max-steps-per-epoch", "2", "--device", "cpu", "--no-progress", "--log-every", "1"]
+"""Every command below also gets these: 2 steps on the CPU."""
+SMALL = ["--model", "small", "--image-size", "32", "--batch-size", "6", "--randaugment", "", "--reprob", "0",
+         "--drop-path", "0"]  # fmt: skip
+"""The paper's defaults made small enough for a CPU test (the recipe's flags are what the commands vary)."""
+
+
+def make_folder(root: Path, per_class: int = 4, size: tuple[int, int] = (40, 36)) -> Path:
+    """An ImageFolder tree ``root/{train,val}/<colour>/*.jpg``: each class a colour with noise."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for name, color in COLORS.items():
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                arr = np.clip(np.array(color) + rng.normal(0, 25, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(arr).save(root / split / name / f"{i:03d}.jpg", quality=90)
+    return root
+
+
+def make_shards(tmp: Path, per_class: int = 4, max_count: int = 3) -> Path:
+    """Shards written by the documented command, ``python -m swin_viz.data.shards SRC DST --max-count N``."""
+    src = make_folder(tmp / "folder", per_class)
+    done = processes.run("-m", "swin_viz.data.shards", str(src), str(tmp / "shards"), "--max-count", str(max_count))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp / "shards"
+
+
+def make_cifar(root: Path, per_batch: int = 4) -> Path:
+    """Fake CIFAR-10 python batches (``cifar-10-batches-py``): the files and keys of the real ones, tiny."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for n in names:
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        (folder / n).write_bytes(pickle.dumps({b"data": data, b"labels": [i % 10 for i in range(per_batch)]}))
+    meta = {b"label_names": [f"class{i}".encode() for i in range(10)]}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta))
+    return root
+
+
+def train(out: Path, *args: str, nproc: int = 1, ok: bool = True) -> str:
+    """Run ``python -m swin_viz.train ARGS --out OUT`` (``torchrun`` with ``nproc`` > 1); its output."""
+    done = processes.run("-m", "swin_viz.train", *args, "--out", str(out), nproc=nproc, timeout=300)
+    if ok:
+        assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-4000:])
+    return done.stdout + done.stderr if ok else done
+
+
+def weights(out: Path) -> dict[str, torch.Tensor]:
+    return torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["state_dict"]
+
+
+def assert_bit_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    differ = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differ, f"{len(differ)} tensors differ, e.g. {differ[:3]}"
+
+
+# ===================================================================================== each command, one process
+@pytest.mark.parametrize("loader", ["memory", "stream"])
+def test_folder(tmp_path: Path, loader: str) -> None:
+    """README: ``python -m swin_viz.train --data folder --data-root PATH`` (decoded into memory, or streamed)."""
+    root = make_folder(tmp_path / "data")
+    log = train(tmp_path / "run", "--data", "folder", "--data-root", str(root), "--loader", loader, "--workers", "1",
+                *SMALL, *FAST)  # fmt: skip
+    assert ("streaming, 1 workers per rank" if loader == "stream" else "in memory") in log
+    assert "epoch 1 step 2" in log
+
+
+def test_shards(tmp_path: Path) -> None:
+    """README: ``python -m swin_viz.data.shards PATH SHARDS``, then ``--data shards --data-root SHARDS``."""
+    shards = make_shards(tmp_path)
+    log = train(tmp_path / "run", "--data", "shards", "--data-root", str(shards), "--workers", "1", *SMALL, *FAST)
+    assert "webdataset, 1 workers per rank" in log and "epoch 1 step 2" in log
+
+
+def test_cifar10_python_batches(tmp_path: Path) -> None:
+    root = make_cifar(tmp_path / "cifar")
+    log = train(tmp_path / "run", "--data", "cifar10", "--data-root", str(root), *SMALL, *FAST)
+    assert "CIFAR-10" in log or "cifar" in log.lower()
+    assert "epoch 1 step 2" in log
+
+
+def test_digits_cpu_demo(tmp_path: Path) -> None:
+    """README and chapter 11: ``python -m swin_viz.train --preset cpu-demo``."""
+    log = train(tmp_path / "run", "--preset", "cpu-demo", *FAST)
+    assert "short CPU schedule" in log and "epoch 1 step 2" in log
+
+
+def test_synthetic(tmp_path: Path) -> None:
+    log = train(tmp_path / "run", "--data", "synthetic", *SMALL, "--augment", *FAST)
+    assert "synthetic" in log and "epoch 1 step 2" in log
+
+
+def test_task(tmp_path: Path) -> None:
+    log = train(tmp_path / "run", "--data", "task", "--task", "pair", "--model", "small", "--batch-size", "8", *FAST)
+    assert "task pair" in log and "epoch 1 step 2" in log
+
+
+@pytest.mark.parametrize("mode", ["full", "linear", "last-1", "lora"])
+def test_init_with_each_finetune_mode(tmp_path: Path, mode: str) -> None:
+    """README and chapter 12: ``--preset cpu-demo --init swin_viz/assets/digits_small.pt --finetune MODE``."""
+    extra = ["--lora-rank", "4"] if mode == "lora" else []
+    log = train(tmp_path / "run", "--preset", "cpu-demo", "--init", str(DIGITS_CKPT), "--finetune", mode, *extra,
+                *FAST)  # fmt: skip
+    assert f"init from {DIGITS_CKPT}" in log and f"trained ({mode})" in log and "epoch 1 step 2" in log
+
+
+# ======================================================================= 2 processes: interrupted = uninterrupted
+TWO_EPOCHS = ["--epochs", "2", "--max-steps-per-epoch", "2", "--device", "cpu", "--no-progress", "--log-every", "1"]
+
+
+def interrupted_equals_uninterrupted(tmp: Path, args: list[str], nproc: int = 2) -> None:
+    """2 epochs in one go vs 1 epoch, stop, ``--resume`` for the second: bit-equal weights, and the log says so."""
+    train(tmp / "whole", *args, *TWO_EPOCHS, nproc=nproc)
+    train(tmp / "parts", *args, *TWO_EPOCHS, "--stop-after", "1", nproc=nproc)
+    log = train(tmp / "parts", *args, *TWO_EPOCHS, "--resume", nproc=nproc)
+    assert "resumed from" in log and "after epoch 1" in log
+    assert_bit_equal(weights(tmp / "whole"), weights(tmp / "parts"))
+
+
+MIX_ON = ["--mixup", "0.8", "--cutmix", "1.0"]
+MIX_OFF = ["--mixup", "0", "--cutmix", "0"]
+
+
+@pytest.mark.parametrize("mix", ["mixup", "no-mixup"])
+@pytest.mark.parametrize("data", ["stream", "shards"])
+def test_two_processes_resume_exactly(tmp_path: Path, data: str, mix: str) -> None:
+    if data == "stream":
+        source = ["--data", "folder", "--loader", "stream", "--data-root", str(make_folder(tmp_path / "data"))]
+    else:
+        source = ["--data", "shards", "--data-root", str(make_shards(tmp_path, per_class=4, max_count=2))]
+    interrupted_equals_uninterrupted(tmp_path, [*source, "--workers", "1", *SMALL, "--batch-size", "4",
+                                                *(MIX_ON if mix == "mixup" else MIX_OFF)])  # fmt: skip
+
+
+def test_two_processes_finetuning_resumes_exactly(tmp_path: Path) -> None:
+    """``--init`` and ``--resume`` together: the checkpoint wins, and the run's config keeps the init's path."""
+    args = ["--preset", "cpu-demo", "--init", str(DIGITS_CKPT), "--finetune", "lora", "--lora-rank", "2",
+            "--batch-size", "8", *MIX_ON]  # fmt: skip
+    interrupted_equals_uninterrupted(tmp_path, args)
+    saved = torch.load(tmp_path / "parts" / "checkpoint.pt", weights_only=True)["train_config"]
+    assert saved["init"] == str(DIGITS_CKPT) and saved["finetune"] == "lora"
+    # Resuming without --init is the same run (not a change of configuration); the record keeps the init.
+    more = [a if a != "2" else "3" for a in TWO_EPOCHS]  # one more epoch
+    no_init = [a for a in args if a not in ("--init", str(DIGITS_CKPT))]
+    log = train(tmp_path / "parts", *no_init, *more, "--resume", "--allow-config-change", nproc=1)
+    assert "after epoch 2" in log
+    assert torch.load(tmp_path / "parts" / "checkpoint.pt", weights_only=True)["train_config"]["init"] == str(
+        DIGITS_CKPT
+    )
+
+
+def test_resume_on_another_number_of_processes(tmp_path: Path) -> None:
+    """The data order, crops and Mixup groups do not depend on the number of processes: with ``--mix-groups 2`` a
+    2-process run resumes on 1 process and ends where the 2-process run ends (to float rounding). With one Mixup
+    group per rank (``mix_groups=0``) the pairs would differ: refused, in one line that says why."""
+    root = make_folder(tmp_path / "data")
+    base = ["--data", "folder", "--loader", "stream", "--data-root", str(root), "--workers", "0", *SMALL,
+            "--batch-size", "4", *MIX_ON]  # fmt: skip
+    fixed = [*base, "--mix-groups", "2"]
+    train(tmp_path / "whole", *fixed, *TWO_EPOCHS, nproc=2)
+    train(tmp_path / "parts", *fixed, *TWO_EPOCHS, "--stop-after", "1", nproc=2)
+    shutil.copytree(tmp_path / "parts", tmp_path / "per-rank")
+    log = train(tmp_path / "parts", *fixed, *TWO_EPOCHS, "--resume", nproc=1)
+    assert "resuming a run of 2 processes on 1" in log
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "parts")
+    worst = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert worst < 1e-5, worst
+    # The same checkpoint, resumed with one Mixup group per rank on 1 process: refused, exit 2, one line.
+    ckpt = torch.load(tmp_path / "per-rank" / "checkpoint.pt", weights_only=True)
+    ckpt["train_config"]["mix_groups"] = 0
+    torch.save(ckpt, tmp_path / "per-rank" / "checkpoint.pt")
+    done = train(tmp_path / "per-rank", *base, *TWO_EPOCHS, "--resume", nproc=1, ok=False)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert "made on 2" in done.stderr and "Mixup pairs images inside each rank's slice" in done.stderr
