@@ -89,6 +89,34 @@ def test_folder(tmp_path: Path, loader: str) -> None:
                 *SMALL, *FAST)  # fmt: skip
     assert ("streaming, 1 workers per rank" if loader == "stream" else "in memory") in log
     assert "epoch 1 step 2" in log
+    # The paper's 20 warm-up epochs do not fit a 1-epoch run: clamped, and the log says so (no extra flag needed).
+    assert "warm-up clamped to 1 epochs: --warmup-epochs 20 is longer than the run's --epochs 1" in log
+
+
+def _one_line_error(done, *named: str) -> None:
+    assert done.returncode == 2, (done.stdout[-1000:], done.stderr[-3000:])
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in done.stderr and len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    for name in named:
+        assert name in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("problem", ["missing class", "bad file", "no folder"])
+def test_errors_in_the_data_print_one_line_and_exit_2(tmp_path: Path, problem: str) -> None:
+    root = make_folder(tmp_path / "data", per_class=2)
+    named = []
+    if problem == "missing class":
+        shutil.rmtree(root / "val" / "green")
+        named = ["green"]
+    elif problem == "bad file":
+        (root / "train" / "red" / "000.jpg").write_bytes(b"not a jpeg")
+        named = ["000.jpg"]
+    else:
+        root = tmp_path / "nowhere"
+        named = ["nowhere"]
+    done = train(tmp_path / "run", "--data", "folder", "--loader", "stream", "--data-root", str(root), "--workers",
+                 "1", *SMALL, *FAST, ok=False)  # fmt: skip
+    _one_line_error(done, *named)
 
 
 def test_shards(tmp_path: Path) -> None:
