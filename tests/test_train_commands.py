@@ -182,7 +182,7 @@ def test_two_processes_resume_exactly(tmp_path: Path, data: str, mix: str) -> No
         source = ["--data", "folder", "--loader", "stream", "--data-root", str(make_folder(tmp_path / "data"))]
     else:
         source = ["--data", "shards", "--data-root", str(make_shards(tmp_path, per_class=4, max_count=2))]
-    interrupted_equals_uninterrupted(tmp_path, [*source, "--workers", "1", *SMALL, "--batch-size", "4",
+    interrupted_equals_uninterrupted(tmp_path, [*source, "--workers", "0", *SMALL, "--batch-size", "4",
                                                 *(MIX_ON if mix == "mixup" else MIX_OFF)])  # fmt: skip
 
 
@@ -227,3 +227,60 @@ def test_resume_on_another_number_of_processes(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     assert "made on 2" in done.stderr and "Mixup pairs images inside each rank's slice" in done.stderr
+
+
+# ============================================================================================ SLURM
+def test_slurm_variables_stand_in_for_torchruns() -> None:
+    from swin_viz.train.runtime import first_host, process_env
+
+    env = {"SLURM_PROCID": "3", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "SLURM_JOB_NODELIST": "gpu[07-08]",
+           "SLURM_JOB_ID": "4242"}  # fmt: skip
+    assert process_env(env) == (3, 8, 1)
+    assert env["MASTER_ADDR"] == "gpu07" and env["MASTER_PORT"] == str(29500 + 4242) and env["RANK"] == "3"
+    # torchrun's variables win (srun torchrun: SLURM_PROCID is the node's task, RANK the process's).
+    assert process_env({"RANK": "5", "WORLD_SIZE": "16", "LOCAL_RANK": "5", "SLURM_PROCID": "0"}) == (5, 16, 5)
+    assert process_env({}) == (0, 1, 0)
+    assert [first_host(n) for n in ("n1", "a,b", "x[3-4,9]", "x[1-2],y[3]")] == ["n1", "a", "x3", None]
+    with pytest.raises(ValueError, match="MASTER_ADDR is not set"):
+        process_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "x[1-2],y[3]"})
+
+
+def test_plain_srun_tasks_form_one_run(tmp_path: Path) -> None:
+    """Two tasks as a plain ``srun -n 2 python -m swin_viz.train`` starts them: ranks 0 and 1 of one run, not two
+    runs that race on one checkpoint."""
+    import subprocess
+    import sys
+
+    port = processes.free_port()
+    procs = []
+    for rank in range(2):
+        env = {**processes.ENV, "SLURM_PROCID": str(rank), "SLURM_NTASKS": "2", "SLURM_LOCALID": str(rank),
+               "SLURM_JOB_NODELIST": "localhost", "MASTER_PORT": str(port)}  # fmt: skip
+        argv = [sys.executable, "-m", "swin_viz.train", "--preset", "cpu-demo", *FAST, "--out", str(tmp_path)]
+        procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    assert "device cpu x 2" in outs[0][0]
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["world_size"] == 2
+
+
+def test_sbatch_template_runs_srun_torchrun(tmp_path: Path) -> None:
+    """``scripts/slurm_train.sbatch`` under stand-ins for ``srun`` and ``scontrol`` (one node, 2 processes)."""
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text('#!/bin/bash\nwhile [[ "$1" == --* ]]; do shift; done\nexec "$@"\n')
+    (bin_dir / "scontrol").write_text("#!/bin/bash\necho localhost\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    env = {**processes.ENV, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHON": sys.executable,
+           "SLURM_JOB_NODELIST": "localhost", "SLURM_JOB_NUM_NODES": "1", "SLURM_JOB_ID": "7", "GPUS_PER_NODE": "2",
+           "MASTER_PORT": str(processes.free_port())}  # fmt: skip
+    script = processes.ROOT / "scripts" / "slurm_train.sbatch"
+    done = subprocess.run(["bash", str(script), "--preset", "cpu-demo", *FAST, "--out", str(tmp_path / "run")],
+                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "device cpu x 2" in done.stdout and "no checkpoint" in done.stdout  # --resume, nothing to resume yet

@@ -80,7 +80,7 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
         va = ShardLoader(cfg.data_root, "val", train=False, **common)
         return Data(tr, va, tr.classes, f"{tr.name}: webdataset, {cfg.workers} workers per rank")
     if cfg.data == "folder":
-        tr_index, va_index = D.scan_splits(cfg.data_root)
+        tr_index, va_index = _on_rank0(rt, D.scan_splits, cfg.data_root)  # one scan, not one per rank
         store = max(size, int(size * 256 / 224))
         in_memory = cfg.loader == "memory" or (
             cfg.loader == "auto" and len(tr_index) * 3 * store * store <= MEMORY_LIMIT_BYTES
@@ -108,6 +108,23 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
     tr = D.DeviceLoader(train_set, micro, train=True, augment=cfg.augment, scale=tuple(cfg.crop_scale), **common)
     va = D.DeviceLoader(val_set, micro, train=False, augment=False, **common)
     return Data(tr, va, list(train_set.classes), f"{train_set.name}: in memory on {rt.device}")
+
+
+def _on_rank0(rt: Runtime, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` computed by rank 0 and broadcast to every rank. An error on rank 0 (a missing folder, a split
+    without a class) is raised on every rank, so none waits for a broadcast that never comes."""
+    result: tuple[str, Any] | None = None
+    if rt.main:
+        try:
+            result = ("ok", fn(*args))
+        except (ValueError, OSError) as exc:
+            result = ("error", (type(exc).__name__, str(exc)))
+    result = rt.broadcast(result)
+    kind, value = result
+    if kind == "error":
+        name, message = value
+        raise (FileNotFoundError if name in ("FileNotFoundError", "NotADirectoryError") else ValueError)(message)
+    return value
 
 
 def prepare_batch(x: torch.Tensor, augment: nn.Module | None) -> torch.Tensor:
