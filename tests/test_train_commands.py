@@ -284,3 +284,120 @@ def test_sbatch_template_runs_srun_torchrun(tmp_path: Path) -> None:
                           env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "device cpu x 2" in done.stdout and "no checkpoint" in done.stdout  # --resume, nothing to resume yet
+
+
+# ====================================================================== the engine's own checks (in this process)
+def _engine(out: Path, **overrides: object):
+    from swin_viz.train import TrainConfig
+
+    kwargs = dict(data="digits", model="small", epochs=1, batch_size=16, lr=1e-3, warmup_epochs=0, mixup=0.0,
+                  cutmix=0.0, randaugment="", reprob=0.0, drop_path=0.0, max_steps_per_epoch=1, out=str(out),
+                  progress=False, device="cpu", log_every=1, augment=False)  # fmt: skip
+    kwargs.update(overrides)
+    return TrainConfig(**kwargs)
+
+
+def _steps(out: Path) -> list[dict[str, object]]:
+    import json
+
+    return [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+
+
+def test_the_loss_is_divided_by_the_accumulation_steps(tmp_path: Path) -> None:
+    """Two micro-batches of 8 give the gradient of one batch of 16: the same norm (to rounding), not twice it.
+    Compared as a ratio of norms, so it does not depend on the processor's float bits (issue 17)."""
+    from swin_viz.train import train as run
+
+    norms = []
+    for accum in (1, 2):
+        run(_engine(tmp_path / str(accum), accum_steps=accum))
+        norms.append(_steps(tmp_path / str(accum))[0]["grad_norm"])
+    assert abs(norms[1] / norms[0] - 1) < 1e-3, norms
+
+
+def test_evaluate_reports_top1_and_top5_apart() -> None:
+    """Integer logits: the label ranks 1st for 2 samples, 3rd for 1, 6th (last) for 1 of 4."""
+    import torch.nn.functional as F
+
+    from swin_viz.train import evaluate
+
+    logits = torch.tensor([[5.0, 4, 3, 2, 1, 0], [0, 5, 4, 3, 2, 1], [5, 4, 3, 2, 1, 0], [5, 4, 3, 2, 1, 0]])
+    y = torch.tensor([0, 1, 2, 5])
+
+    class Fixed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return logits[x[:, 0, 0, 0].long()]
+
+    x = torch.arange(4.0).reshape(4, 1, 1, 1).expand(4, 3, 2, 2).contiguous()
+
+    class Loader:
+        normalize = True  # x passes to the model as it is
+
+        def __iter__(self):
+            yield x[:2], y[:2]
+            yield x[2:], y[2:]
+
+    ev = evaluate(Fixed(), Loader(), 6)
+    assert (ev["top1"], ev["top5"], ev["count"]) == (50.0, 75.0, 4)
+    assert abs(ev["loss"] - F.cross_entropy(logits, y).item()) < 1e-6
+    assert ev["confusion"].tolist()[2] == [1, 0, 0, 0, 0, 0] and ev["confusion"].sum() == 4
+
+
+def test_fp16_scales_the_loss_unscales_before_clipping_and_saves_the_scaler(tmp_path: Path) -> None:
+    """``--amp fp16`` on the CPU: the norm that clipping sees is the true one (the loss scale is 65536), the
+    scaler's state is in the checkpoint and a resume continues from it."""
+    from swin_viz.train import train as run
+
+    run(_engine(tmp_path / "fp32", amp="off"))
+    run(_engine(tmp_path / "fp16", amp="fp16", epochs=2, stop_after=1))
+    fp32, fp16 = _steps(tmp_path / "fp32")[0]["grad_norm"], _steps(tmp_path / "fp16")[0]["grad_norm"]
+    assert 0.5 < fp16 / fp32 < 2, (fp16, fp32)  # scaled gradients would be ~65536 times larger
+    ckpt_path = tmp_path / "fp16" / "checkpoint.pt"
+    ckpt = torch.load(ckpt_path, weights_only=True)
+    assert ckpt["scaler"]["scale"] == 65536.0 and ckpt["version"] == 3
+    ckpt["scaler"]["scale"] = 1024.0  # as if the scale had backed off during the run
+    torch.save(ckpt, ckpt_path)
+    run(_engine(tmp_path / "fp16", amp="fp16", epochs=2, resume=True))
+    assert torch.load(ckpt_path, weights_only=True)["scaler"]["scale"] == 1024.0
+
+
+def test_amp_auto_picks_by_device() -> None:
+    from swin_viz.train import TrainConfig
+    from swin_viz.train.loop import Speed
+
+    assert Speed.resolve(TrainConfig(amp="auto"), torch.device("cpu")).amp_dtype is None
+    assert Speed.resolve(TrainConfig(amp="fp16"), torch.device("cpu")).amp_dtype == torch.float16
+    if torch.cuda.is_available():
+        major = torch.cuda.get_device_capability()[0]
+        want = torch.bfloat16 if major >= 8 else torch.float16
+        assert Speed.resolve(TrainConfig(amp="auto"), torch.device("cuda")).amp_dtype == want
+
+
+def test_max_device_batch_becomes_accumulation_steps(tmp_path: Path) -> None:
+    from swin_viz.train import TrainConfig
+    from swin_viz.train import train as run
+
+    cfg = TrainConfig(batch_size=1024, max_device_batch=64)
+    assert [cfg.resolved_accum_steps(w) for w in (1, 2, 8, 16)] == [16, 8, 2, 1]
+    assert TrainConfig(batch_size=96, max_device_batch=40).resolved_accum_steps(1) == 3  # 32 each, not 2 x 48
+    assert TrainConfig(batch_size=96, accum_steps=4, max_device_batch=40).resolved_accum_steps(1) == 4
+    summary = run(_engine(tmp_path, max_device_batch=4))
+    assert summary["steps"] == 1
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["train_config"]
+    assert saved["accum_steps"] == 4 and saved["batch_size"] == 16
+
+
+def test_evaluation_without_the_crop_sees_the_whole_image() -> None:
+    """``eval_crop=False`` (the fine-tuning preset): a wide image keeps its left and right edges."""
+    from swin_viz.data.sources import eval_view
+
+    arr = np.zeros((20, 40, 3), dtype=np.uint8)
+    arr[:, :5] = 255  # a white left edge
+    im = Image.fromarray(arr)
+    whole, crop = eval_view(im, 16, center_crop=False), eval_view(im, 16)
+    assert whole.shape == crop.shape == (3, 16, 16)
+    assert whole[:, :, 0].float().mean() > 200 and crop[:, :, 0].float().mean() < 10

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 
 from .._validate import check_nonnegative, check_positive, is_int
 from .augment import _apply_thetas, _crop_thetas
-from .sources import FolderIndex, ImageSet
-from .transforms import RRC_RATIO, RRC_SCALE, decode_rgb, eval_crop, normalize, sample_rng, train_crop
+from .sources import FolderIndex, ImageSet, eval_view
+from .transforms import RRC_RATIO, RRC_SCALE, decode_rgb, normalize, sample_rng, train_crop
 
 __all__ = ["DeviceLoader", "EpochPlan", "StreamingLoader", "SyntheticLoader"]
 
@@ -225,8 +225,10 @@ class _FolderImages(torch.utils.data.Dataset):
     ``train``, else the centre crop.
     """
 
-    def __init__(self, index: FolderIndex, size: int, train: bool, seed: int, flip: bool = True) -> None:
+    def __init__(self, index: FolderIndex, size: int, train: bool, seed: int, flip: bool = True,
+                 center_crop: bool = True) -> None:  # fmt: skip
         self.index, self.size, self.train, self.seed, self.flip = index, size, train, seed, flip
+        self.center_crop = center_crop
 
     def __len__(self) -> int:
         return len(self.index)
@@ -237,7 +239,7 @@ class _FolderImages(torch.utils.data.Dataset):
         if self.train:
             x = train_crop(im, self.size, sample_rng(self.seed, epoch, i), self.flip)
         else:
-            x = eval_crop(im, self.size)
+            x = eval_view(im, self.size, self.center_crop)
         return x, int(self.index.labels[i])
 
 
@@ -286,6 +288,7 @@ class StreamingLoader:
         drop_last: bool | None = None,
         normalize: bool = False,
         flip: bool = True,
+        center_crop: bool = True,
     ) -> None:
         check_nonnegative(num_workers, "num_workers")
         if num_workers > 0:
@@ -306,7 +309,7 @@ class StreamingLoader:
         if num_workers > 0:
             extra = dict(prefetch_factor=prefetch_factor, persistent_workers=True)
         self._loader = torch.utils.data.DataLoader(
-            _FolderImages(index, image_size, train, self.seed, flip), batch_sampler=self._sampler,
+            _FolderImages(index, image_size, train, self.seed, flip, center_crop), batch_sampler=self._sampler,
             num_workers=num_workers, pin_memory=pin, **extra,
         )  # fmt: skip
 

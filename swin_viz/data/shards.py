@@ -34,8 +34,8 @@ import torch
 
 from .._validate import check_nonnegative, check_positive, is_int
 from ..atomic import atomic_write_text
-from .sources import scan_image_folder
-from .transforms import eval_crop, normalize, sample_rng, train_crop
+from .sources import eval_view, scan_image_folder
+from .transforms import normalize, sample_rng, train_crop
 
 __all__ = ["ShardLoader", "write_shards"]
 
@@ -72,14 +72,15 @@ def write_shards(root: str | os.PathLike, out: str | os.PathLike, max_count: int
     return meta
 
 
-def _decode_sample(sample: dict[str, Any], size: int, train: bool, seed: int, epoch: int) -> tuple[torch.Tensor, int]:
+def _decode_sample(sample: dict[str, Any], size: int, train: bool, seed: int, epoch: int, center_crop: bool = True
+                   ) -> tuple[torch.Tensor, int]:  # fmt: skip
     from PIL import Image
 
     key = next(k for k in sample if k in ("jpg", "png", "bmp", "webp"))
     idx = int(sample["idx"])
     with Image.open(io.BytesIO(sample[key])) as im:
         im = im.convert("RGB")
-        x = train_crop(im, size, sample_rng(seed, epoch, idx)) if train else eval_crop(im, size)
+        x = train_crop(im, size, sample_rng(seed, epoch, idx)) if train else eval_view(im, size, center_crop)
     return x, int(sample["cls"])
 
 
@@ -99,7 +100,7 @@ class ShardLoader:
     def __init__(self, root: str | os.PathLike, split: str, batch_size: int, image_size: int = 224,
                  device: torch.device | str = "cpu", train: bool = True, seed: int = 0, rank: int = 0,
                  world_size: int = 1, num_workers: int = 4, shuffle_buffer: int = 1000,
-                 normalize: bool = False) -> None:  # fmt: skip
+                 normalize: bool = False, center_crop: bool = True) -> None:  # fmt: skip
         self.root = Path(root).expanduser()
         meta_path = self.root / "meta.json"
         if not meta_path.is_file():
@@ -126,6 +127,7 @@ class ShardLoader:
         self.batch_size, self.image_size, self.device = batch_size, image_size, torch.device(device)
         self.train, self.seed, self.rank, self.world_size = train, int(seed), rank, world_size
         self.num_workers, self.shuffle_buffer, self.normalize = num_workers, shuffle_buffer, normalize
+        self.center_crop = center_crop
         self.epoch, self._start, self._done = 0, 0, 0
         if train and self.count < batch_size:
             raise ValueError(f"{self.count} images give no batch of {batch_size}")
@@ -164,7 +166,8 @@ class ShardLoader:
         if train:
             ds = ds.shuffle(self.shuffle_buffer, seed=seed * 1000003 + epoch)
         # a partial, not a lambda: it must pickle under the spawn and forkserver start methods (3.14's default)
-        decode = functools.partial(_decode_sample, size=size, train=train, seed=seed, epoch=epoch)
+        decode = functools.partial(_decode_sample, size=size, train=train, seed=seed, epoch=epoch,
+                                   center_crop=self.center_crop)  # fmt: skip
         ds = ds.map(decode).batched(b, partial=not train)
         loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers,
                                              pin_memory=self.device.type == "cuda")  # fmt: skip

@@ -51,6 +51,10 @@ class TrainConfig:
     image_size: int | None = None
     """Input side; default per data set (digits 32, cifar10 32, folder/shards/synthetic 224)."""
     augment: bool = True
+    eval_crop: bool = True
+    """Evaluation: the shorter side resized to ``size * 256 / 224`` and the centre crop (pre-training, the official
+    ``TEST.CROP: True``), or ``False``: the whole image resized to ``size x size`` (the official fine-tuning configs
+    at 384). For folders and shards; in-memory sets of small images are resized either way."""
     crop_scale: tuple[float, float] = (0.08, 1.0)
     """Area range of the random-resized crop (the paper's 0.08..1)."""
     randaugment: str = "rand-m9-mstd0.5-inc1"
@@ -82,6 +86,11 @@ class TrainConfig:
     """Mixup/CutMix pair samples inside each of this many equal slices of the global batch (0: one per rank, as
     every multi-GPU run does). One process with ``mix_groups=N`` mixes exactly as N ranks do."""
     accum_steps: int = 1
+    max_device_batch: int | None = None
+    """The most images one device takes in one forward and backward pass; ``None``: no limit. When the global
+    batch's share per device is larger, each step is split into the fewest accumulation steps (at least
+    ``accum_steps``) whose micro-batches fit and divide it evenly: the global batch and the learning rate, the
+    recipe, do not change (:meth:`resolved_accum_steps`)."""
     # fine-tuning (swin_viz.train.finetune, the book's chapter "Fine-tuning a pretrained Swin")
     init: str | None = None
     """Start from this checkpoint's weights (official, timm, torchvision, HuggingFace or ours): the head is replaced
@@ -123,6 +132,15 @@ class TrainConfig:
 
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else 1e-3 * self.batch_size / 1024
+
+    def resolved_accum_steps(self, world_size: int = 1) -> int:
+        """Accumulation steps per optimiser step: ``accum_steps``, raised until each device's micro-batch
+        (``batch_size / world_size / steps``) is a whole number of at most ``max_device_batch`` images."""
+        per_device = self.batch_size // world_size
+        steps = self.accum_steps
+        while per_device % steps or (self.max_device_batch and per_device // steps > self.max_device_batch):
+            steps += 1
+        return steps
 
     def resolved_image_size(self) -> int:
         if self.image_size:
@@ -186,6 +204,8 @@ class TrainConfig:
         need(is_num(self.mix_switch_prob) and 0 <= self.mix_switch_prob <= 1, "mix_switch_prob", "in [0, 1]")
         need(is_int(self.mix_groups) and self.mix_groups >= 0, "mix_groups", "an int >= 0 (0: one per rank)")
         need(is_int(self.accum_steps) and self.accum_steps >= 1, "accum_steps", "must be an int >= 1")
+        need(self.max_device_batch is None or (is_int(self.max_device_batch) and self.max_device_batch >= 1),
+             "max_device_batch", "must be an int >= 1 (or unset: no limit)")  # fmt: skip
         need(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"choose one of {LR_SCHEDULES}")
         need(isinstance(self.finetune, str) and (self.finetune in ("full", "linear", "lora")
              or (self.finetune.startswith("last-") and self.finetune[5:].isdigit() and int(self.finetune[5:]) >= 1)),
@@ -255,5 +275,6 @@ def recipe_text(cfg: TrainConfig) -> str:
         f"  regularisation: label smoothing {cfg.label_smoothing}, stochastic depth "
         f"{'model default' if cfg.drop_path is None else cfg.drop_path}, clip {cfg.clip_grad}, Mixup {cfg.mixup} / "
         f"CutMix {cfg.cutmix} (switch {cfg.mix_switch_prob})",
-        f"  augmentation: {aug}",
+        f"  augmentation: {aug}; evaluation: "
+        + ("shorter side to size x 256/224, centre crop" if cfg.eval_crop else "resized whole to size x size"),
     ])  # fmt: skip

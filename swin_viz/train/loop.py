@@ -77,7 +77,7 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
     if cfg.data == "shards":
         common = dict(batch_size=micro, image_size=size, device=rt.device, num_workers=cfg.workers, **ranks)
         tr = ShardLoader(cfg.data_root, "train", train=True, **common)
-        va = ShardLoader(cfg.data_root, "val", train=False, **common)
+        va = ShardLoader(cfg.data_root, "val", train=False, center_crop=cfg.eval_crop, **common)
         return Data(tr, va, tr.classes, f"{tr.name}: webdataset, {cfg.workers} workers per rank")
     if cfg.data == "folder":
         tr_index, va_index = _on_rank0(rt, D.scan_splits, cfg.data_root)  # one scan, not one per rank
@@ -88,11 +88,11 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
         if not in_memory:
             common = dict(batch_size=micro, image_size=size, device=rt.device, num_workers=cfg.workers, **ranks)
             tr = D.StreamingLoader(tr_index, train=True, **common)
-            va = D.StreamingLoader(va_index, train=False, **common)
+            va = D.StreamingLoader(va_index, train=False, center_crop=cfg.eval_crop, **common)
             return Data(tr, va, tr.classes, f"{tr_index.name}: streaming, {cfg.workers} workers per rank, "
                                             f"decoded and cropped from the full-resolution files")  # fmt: skip
         train_set = D.load_image_folder(tr_index, size, store_size=store)
-        val_set = D.load_image_folder(va_index, size)
+        val_set = D.load_image_folder(va_index, size, center_crop=cfg.eval_crop)
     elif cfg.data == "task":  # generated, controlled data (swin_viz.data.tasks): fixed by task_seed
         from ..data.tasks import load_task
 
@@ -293,7 +293,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run (or continue) a training run; returns a summary (final metrics, paths, throughput)."""
     # ---- 1. setup: processes, device; the model's initialisation is the same on every rank
     rt = setup_runtime(cfg.device)
-    cfg = _clamp_warmup(cfg.validate(), rt)
+    cfg = _fit_to_run(cfg.validate(), rt)
     seed_all(cfg.seed)
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
@@ -416,13 +416,24 @@ class Speed:
         return {torch.bfloat16: "bf16", torch.float16: "fp16 (loss scaling)"}.get(self.amp_dtype, "off")
 
 
-def _clamp_warmup(cfg: TrainConfig, rt: Runtime) -> TrainConfig:
-    """A warm-up longer than the run becomes the whole run (a short ``--epochs`` needs no other flag); said once."""
+def _fit_to_run(cfg: TrainConfig, rt: Runtime) -> TrainConfig:
+    """The config made concrete for this run, each change said once: a warm-up longer than the run becomes the
+    whole run (a short ``--epochs`` needs no other flag), and ``max_device_batch`` becomes accumulation steps."""
+    if cfg.batch_size % rt.world_size:
+        raise ValueError(f"batch_size={cfg.batch_size} (the global batch) must be divisible by the {rt.world_size} "
+                         f"processes")  # fmt: skip
     if cfg.lr_schedule == "cosine" and cfg.warmup_epochs > cfg.epochs:
         if rt.main:
             print(f"warm-up clamped to {cfg.epochs} epochs: --warmup-epochs {cfg.warmup_epochs} is longer than the "
                   f"run's --epochs {cfg.epochs}", flush=True)  # fmt: skip
-        return dataclasses.replace(cfg, warmup_epochs=cfg.epochs)
+        cfg = dataclasses.replace(cfg, warmup_epochs=cfg.epochs)
+    accum = cfg.resolved_accum_steps(rt.world_size)
+    if accum != cfg.accum_steps:
+        if rt.main:
+            print(f"--max-device-batch {cfg.max_device_batch}: the global batch {cfg.batch_size} runs as {accum} "
+                  f"accumulation steps of {cfg.batch_size // rt.world_size // accum} images per device "
+                  f"(x {rt.world_size} devices); the recipe is unchanged", flush=True)  # fmt: skip
+        cfg = dataclasses.replace(cfg, accum_steps=accum)
     return cfg
 
 
@@ -488,7 +499,8 @@ def _header(run: Run, tuned: dict[str, Any], macs: float, peak_source: str) -> s
         f"  data: {run.data.description}\n"
         f"  device {rt.device} x {rt.world_size}, autocast {sp.amp_name}, compile {sp.compile} ({cfg.compile_mode}), "
         f"channels-last {sp.channels_last}, MFU peak: {peak_source}, TensorBoard: {run.steplog.tensorboard}\n"
-        f"  global batch {cfg.batch_size} ({cfg.accum_steps} accumulation steps), {cfg.epochs} epochs x "
+        f"  global batch {cfg.batch_size} ({cfg.accum_steps} accumulation steps of "
+        f"{cfg.batch_size // cfg.accum_steps // rt.world_size} per device), {cfg.epochs} epochs x "
         f"{run.steps_per_epoch} steps\n{recipe_text(cfg)}"
     )  # fmt: skip
 
