@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validate import check_nonnegative, check_positive, is_int
+from .._validate import check_positive, is_int
 from ..atomic import atomic_write_text
+from .loaders import EpochLoader
 from .sources import eval_view, scan_image_folder
 from .transforms import normalize, sample_rng, train_crop
 
@@ -88,7 +89,7 @@ def _whole(src: Iterator[Any]) -> Iterator[Any]:
     return src  # node splitting is done by ShardLoader itself (each rank is given its own shard list)
 
 
-class ShardLoader:
+class ShardLoader(EpochLoader):
     """webdataset shards written by :func:`write_shards`, read like a :class:`StreamingLoader` (``kind="shards"``).
 
     Yields ``(x, y)`` on ``device``: ``x`` uint8 ``(b, 3, S, S)`` (``b = batch_size / world_size``; normalised
@@ -137,12 +138,8 @@ class ShardLoader:
             return self.count // self.batch_size
         return -(-self.count // self.batch_size)  # an upper bound: ranks' shards may hold different counts
 
-    def set_epoch(self, epoch: int) -> None:
-        check_nonnegative(epoch, "epoch")
-        epoch = int(epoch)
-        if epoch != self.epoch:
-            self._start = 0
-        self.epoch = epoch
+    def _restart(self) -> None:
+        self._start = 0
 
     def _my_shards(self) -> list[str]:
         if not self.train:

@@ -30,9 +30,10 @@ from torch import nn
 
 from .. import data as D
 from ..checkpoints import LoadReport, load_state_dict
+from ..data.loaders import Loader
 from ..data.shards import ShardLoader
 from ..flops import count_macs
-from ..metrics import MetricsLog, per_class_report
+from ..metrics import MetricsLog, confusion_matrix, per_class_report, topk_hits
 from ..model import SwinTransformer, create_model, model_config
 from . import finetune as FT
 from .config import TrainConfig, recipe_text
@@ -54,8 +55,11 @@ class NonFiniteLossError(RuntimeError):
 # ======================================================================================================= data
 @dataclass
 class Data:
-    train: Any
-    val: Any
+    """This rank's loaders (the :class:`~swin_viz.data.loaders.Loader` protocol), the classes, and a line saying
+    which data path runs."""
+
+    train: Loader
+    val: Loader | None
     classes: list[str]
     description: str
 
@@ -264,19 +268,17 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, rt: Runtime | None
     device = rt.device if rt else next(model.parameters()).device
     totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, top1, top5, count
     count = 0
-    cm = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
+    cm = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
     for x, y in loader:
         if not getattr(loader, "normalize", False):
             x = prepare_batch(x, None)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             logits = model(x)
         logits = logits.float()
-        hits = logits.topk(min(5, num_classes), dim=1).indices == y[:, None]
         totals[0] += F.cross_entropy(logits, y, reduction="sum").double()
-        totals[1] += hits[:, 0].sum()
-        totals[2] += hits.any(1).sum()
+        totals[1:3] += topk_hits(logits, y, (1, 5))
         count += len(y)
-        cm += torch.bincount(y * num_classes + logits.argmax(1), minlength=num_classes * num_classes)
+        cm += confusion_matrix(logits.argmax(1), y, num_classes)
     totals[3] = count
     if rt is not None and rt.distributed:
         rt.all_reduce(totals)
@@ -285,7 +287,7 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, rt: Runtime | None
     loss_sum, top1, top5, count = totals.tolist()
     n = max(count, 1.0)
     return {"loss": loss_sum / n, "top1": 100 * top1 / n, "top5": 100 * top5 / n, "count": int(count),
-            "confusion": cm.reshape(num_classes, num_classes).cpu()}  # fmt: skip
+            "confusion": cm.cpu()}  # fmt: skip
 
 
 # ======================================================================================================= train

@@ -36,8 +36,9 @@ RESUME_IGNORES = frozenset({
 })  # fmt: skip
 """Fields that may change between a run and its resumption (where and how fast it runs, not what it computes).
 ``init`` is among them: a resumed fine-tuning run continues from its checkpoint, never from ``--init`` again (the
-checkpoint's config keeps the path it started from). ``mix_groups`` is compared as the number of groups it gives
-(0 means one per rank)."""
+checkpoint's config keeps the path it started from). A ``mix_groups`` that was changed is compared as the number
+of groups it gives (0 means one per rank); when unchanged, another number of processes is
+:func:`world_change_problems`' question."""
 
 
 def config_differences(saved: dict[str, Any], cfg: TrainConfig, saved_world: int = 1, world: int = 1) -> list[str]:
@@ -49,7 +50,7 @@ def config_differences(saved: dict[str, Any], cfg: TrainConfig, saved_world: int
         if k in RESUME_IGNORES:
             continue
         before, after = saved.get(k), now[k]
-        if k == "mix_groups":
+        if k == "mix_groups" and before != after:  # 0 -> 2 on 2 processes is no change (0: one per rank)
             before, after = before or saved_world, after or world
         if before != after:
             diffs.append(f"{k}: {before!r} -> {after!r}")
