@@ -401,3 +401,16 @@ def test_evaluation_without_the_crop_sees_the_whole_image() -> None:
     whole, crop = eval_view(im, 16, center_crop=False), eval_view(im, 16)
     assert whole.shape == crop.shape == (3, 16, 16)
     assert whole[:, :, 0].float().mean() > 200 and crop[:, :, 0].float().mean() < 10
+
+
+def test_every_loader_is_a_loader_with_one_set_epoch(tmp_path: Path) -> None:
+    from swin_viz.data import loaders as L
+    from swin_viz.data.shards import ShardLoader
+
+    classes = [L.DeviceLoader, L.StreamingLoader, L.SyntheticLoader, ShardLoader]
+    for cls in classes:
+        assert issubclass(cls, L.EpochLoader) and "set_epoch" not in vars(cls), cls
+    synthetic = L.SyntheticLoader(4, 8, 3, steps=2)
+    assert isinstance(synthetic, L.Loader) and len(synthetic) == 2
+    with pytest.raises(ValueError, match="epoch"):
+        synthetic.set_epoch(-1)
