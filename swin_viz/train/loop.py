@@ -334,7 +334,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         data.train.load_state_dict(state["loader"])
         if rt.main:
             print(f"resumed from {ckpt_path} after epoch {state['epoch'] + 1} ({len(report.loaded)} tensors)"
-                  + (f"; --init {cfg.init} is not applied again (the checkpoint holds the run's weights)"
+                  + (f"; the run started from --init {cfg.init}, not applied again (the checkpoint holds its weights)"
                      if cfg.init else ""))  # fmt: skip
 
     # ---- 5. per-rank randomness (stochastic depth, augmentation, Mixup), DDP, compile
