@@ -199,7 +199,7 @@ def test_two_processes_finetuning_resumes_exactly(tmp_path: Path) -> None:
     saved = torch.load(tmp_path / "parts" / "checkpoint.pt", weights_only=True)["train_config"]
     assert saved["init"] == str(DIGITS_CKPT) and saved["finetune"] == "lora"
     # --init with --resume (the same command resubmitted): accepted, the checkpoint's weights are kept.
-    log = train(tmp_path / "parts", *args, *init, *TWO_EPOCHS, "--resume")
+    log = train(tmp_path / "parts", *args, *init, *TWO_EPOCHS, "--resume", nproc=2)
     assert "after epoch 2" in log and "init from" not in log
     assert_bit_equal(weights(tmp_path / "whole"), weights(tmp_path / "parts"))
 
