@@ -384,3 +384,64 @@ def model_from_checkpoint(
     model = SwinTransformer(**config)
     load_state_dict(model, obj["state_dict"], layout="swin_viz")
     return model
+
+
+# ------------------------------------------------------------------------------ the checkpoint of a training run
+RUN_CHECKPOINT_VERSION = 3
+"""Version of the training engine's ``checkpoint.pt`` (:func:`run_checkpoint`, :func:`read_run_checkpoint`).
+
+* 2: one Mixup state (rank 0's) and one random state per rank;
+* 3: the Mixup state of every group (all ranks'), the loss scaler's state (``--amp fp16``), the world size.
+"""
+
+
+def run_checkpoint(
+    *,
+    model_config: dict[str, object],
+    train_config: dict[str, object],
+    classes: list[str],
+    state_dict: dict[str, torch.Tensor],
+    optimizer: dict[str, object],
+    epoch: int,
+    step: int,
+    rngs: list[dict[str, object]],
+    mix: dict[str, object],
+    metrics: list[dict[str, object]],
+    loader: dict[str, object],
+    world_size: int,
+    scaler: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """The payload of a training run's checkpoint (version :data:`RUN_CHECKPOINT_VERSION`), plain data only.
+
+    ``rngs``: one random state per rank, in rank order; ``mix``: ``{"group_ids": [...], "rngs": [...]}`` over every
+    Mixup group of every rank; ``scaler``: ``torch.amp.GradScaler.state_dict()`` or ``None``. A file of this payload
+    also loads with :func:`model_from_checkpoint` (``format``, ``config``, ``state_dict``).
+    """
+    payload = {"format": "swin_viz", "version": RUN_CHECKPOINT_VERSION, "config": model_config,
+               "train_config": train_config, "classes": list(classes), "state_dict": state_dict,
+               "optimizer": optimizer, "epoch": int(epoch), "step": int(step), "rng": list(rngs), "mix": mix,
+               "metrics": metrics, "loader": loader, "world_size": int(world_size), "scaler": scaler}  # fmt: skip
+    _check_plain({k: v for k, v in payload.items() if k not in ("state_dict", "optimizer")}, "run checkpoint")
+    return payload
+
+
+def read_run_checkpoint(obj: object, where: str = "checkpoint") -> dict[str, object]:
+    """A training run's checkpoint (as ``torch.load(..., weights_only=True)`` returned it), checked and brought to
+    version :data:`RUN_CHECKPOINT_VERSION`: a version-2 file gets ``scaler=None`` and keeps its one Mixup state (rank
+    0's groups; a multi-rank resume with Mixup on then names what is missing). Raises ``ValueError`` for anything
+    else."""
+    if not isinstance(obj, dict) or obj.get("format") != "swin_viz" or "train_config" not in obj:
+        raise ValueError(f"{where} is not a training checkpoint of swin_viz.train (no format/train_config)")
+    version = int(obj.get("version", 2))
+    if version not in (2, RUN_CHECKPOINT_VERSION):
+        raise ValueError(f"{where} is a version-{version} training checkpoint; this swin_viz reads versions 2 and "
+                         f"{RUN_CHECKPOINT_VERSION}")  # fmt: skip
+    missing = [k for k in ("state_dict", "optimizer", "epoch", "step", "rng", "loader") if k not in obj]
+    if missing:
+        raise ValueError(f"{where} lacks {missing}: not a complete training checkpoint")
+    state = dict(obj)
+    state.setdefault("scaler", None)
+    state.setdefault("world_size", 1)
+    state.setdefault("mix", {"group_ids": [], "rngs": []})
+    state["version"] = RUN_CHECKPOINT_VERSION
+    return state

@@ -23,16 +23,24 @@ __all__ = [
     "per_class_report",
     "read_log",
     "topk_correct",
+    "topk_hits",
 ]
 
 
-def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[int, int]:
-    """How many of the ``(B, K)`` logits have the ``(B,)`` label among their top ``k`` (``k`` capped at ``K``)."""
+def topk_hits(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> torch.Tensor:
+    """``(len(ks),)`` int64 counts on the logits' device: how many of the ``(B, K)`` logits have the ``(B,)`` label
+    among their top ``k`` (``k`` capped at ``K``). No host sync, so a loop can sum it over batches."""
     if logits.dim() != 2 or labels.shape != logits.shape[:1]:
         raise ValueError(f"expected logits (B, K) and labels (B,), got {tuple(logits.shape)} and {tuple(labels.shape)}")
     top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices  # (B, kmax)
     hits = top == labels[:, None]
-    return {k: int(hits[:, : min(k, logits.shape[1])].any(dim=1).sum()) for k in ks}
+    return torch.stack([hits[:, : min(k, logits.shape[1])].any(dim=1).sum() for k in ks])
+
+
+def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[int, int]:
+    """How many of the ``(B, K)`` logits have the ``(B,)`` label among their top ``k`` (``k`` capped at ``K``), as
+    Python ints (:func:`topk_hits` as a dict)."""
+    return dict(zip(ks, (int(c) for c in topk_hits(logits, labels, ks).tolist())))
 
 
 def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -381,6 +381,9 @@ def test_the_finetune_preset_is_the_papers_recipe() -> None:
     assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.weight_decay) == (30, 1024, 1e-5, 1e-8)
     assert (cfg.lr_schedule, cfg.warmup_epochs, cfg.drop_path, cfg.image_size) == ("constant", 0, 0.1, 384)
     assert cfg.model_kwargs == {"window_size": 12} and cfg.init == "w.pth"
+    # The official fine-tuning config's evaluation (resize to 384, no crop); one GPU accumulates 16 x 64.
+    assert cfg.eval_crop is False and cfg.max_device_batch == 64
+    assert (cfg.resolved_accum_steps(1), cfg.resolved_accum_steps(8)) == (16, 2)
     lines = FT.recipe_lines(base=dataclasses.asdict(TrainConfig()))
     assert "epochs           30   (pre-training: 300)" in lines
     assert "weight_decay     1e-08   (pre-training: 0.05)" in lines

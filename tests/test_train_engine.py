@@ -240,7 +240,7 @@ def test_resume_with_another_config_names_the_fields(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    (["--clip-grad", "-5"], "clip_grad"), (["--amp", "fp16"], "--amp"), (["--compile", "yes"], "--compile"),
+    (["--clip-grad", "-5"], "clip_grad"), (["--amp", "fp8"], "--amp"), (["--compile", "yes"], "--compile"),
     (["--channels-last", "maybe"], "--channels-last"), (["--epochs", "0"], "epochs"),
     (["--accum-steps", "0"], "accum_steps"), (["--label-smoothing", "2"], "label_smoothing"),
     (["--warmup-epochs", "-1"], "warmup_epochs"), (["--mixup", "-1"], "mixup"), (["--data", "imagenet"], "--data"),
@@ -404,12 +404,14 @@ def test_resume_reads_the_checkpoint_on_rank_0_only(tmp_path: Path, monkeypatch:
     from swin_viz.train.state import load_run_state
 
     cfg = engine_config(tmp_path, resume=True)
-    sent = {"format": "swin_viz", "train_config": cfg.plain(), "world_size": 2, "epoch": 0}
+    sent = {"format": "swin_viz", "version": 3, "train_config": cfg.plain(), "world_size": 2, "epoch": 0, "step": 3,
+            "state_dict": {"w": torch.ones(1)}, "optimizer": {}, "rng": [{}, {}], "loader": {}}  # fmt: skip
     rank1 = Runtime(rank=1, world_size=2, local_rank=1, device=torch.device("cpu"))
     monkeypatch.setattr(Runtime, "broadcast", lambda self, obj: sent if not self.main else obj)
     reads = []
     monkeypatch.setattr(torch, "load", lambda *a, **k: reads.append(a) or {})
-    assert load_run_state(tmp_path / "missing-here.pt", rank1, cfg) is sent and reads == []
+    got = load_run_state(tmp_path / "missing-here.pt", rank1, cfg)
+    assert got is not None and got["state_dict"] is sent["state_dict"] and got["step"] == 3 and reads == []
     changed = engine_config(tmp_path, resume=True, seed=4)
     with pytest.raises(ValueError, match="seed: 0 -> 4"):
         load_run_state(tmp_path / "missing-here.pt", rank1, changed)

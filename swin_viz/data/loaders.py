@@ -3,7 +3,8 @@
 ``x`` is ``(b, 3, S, S)``: uint8 (streamed, synthetic) or float in ``[0, 1]`` (in memory), or ImageNet-normalised
 float when the loader was made with ``normalize=True``; ``y`` is ``(b,)`` int64. Each loader has ``len()``
 (batches per epoch for this rank), ``set_epoch(e)``, ``state_dict()`` / ``load_state_dict()`` for an exact
-resume mid-epoch, ``classes``, ``name`` and ``kind`` (what the training log says about the path that runs).
+resume mid-epoch, ``classes``, ``name`` and ``kind`` (what the training log says about the path that runs): the
+:class:`Loader` protocol; ``len()`` and ``set_epoch`` are written once, in :class:`EpochLoader`.
 
 * :class:`DeviceLoader` (``kind="in-memory"``): a small :class:`~swin_viz.data.sources.ImageSet` moved to the
   device once; batches are gathered and cropped there.
@@ -22,7 +23,7 @@ whichever worker or rank decodes it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -30,10 +31,10 @@ import torch.nn.functional as F
 from .._validate import check_nonnegative, check_positive, is_int
 from .augment import _apply_thetas, _crop_thetas
 from .rand_augment import RandAugment
-from .sources import FolderIndex, ImageSet
-from .transforms import RRC_RATIO, RRC_SCALE, decode_rgb, eval_crop, normalize, sample_rng, train_crop
+from .sources import FolderIndex, ImageSet, eval_view
+from .transforms import RRC_RATIO, RRC_SCALE, decode_rgb, normalize, sample_rng, train_crop
 
-__all__ = ["DeviceLoader", "EpochPlan", "StreamingLoader", "SyntheticLoader"]
+__all__ = ["DeviceLoader", "EpochLoader", "EpochPlan", "Loader", "StreamingLoader", "SyntheticLoader"]
 
 
 def _derive_seed(*parts: int) -> int:
@@ -106,7 +107,50 @@ class EpochPlan:
             yield size, a, order[lo + a : lo + b]
 
 
-class DeviceLoader:
+@runtime_checkable
+class Loader(Protocol):
+    """What the training loop asks of a loader: ``(x, y)`` batches on the device (module docstring), ``len()``
+    batches per epoch for this rank, ``set_epoch``, and ``state_dict``/``load_state_dict`` for an exact resume."""
+
+    kind: str
+    name: str
+    classes: list[str]
+    epoch: int
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class EpochLoader:
+    """What every loader shares, written once: ``len()`` (this rank's batches of an epoch, from its
+    :class:`EpochPlan` unless a loader counts otherwise) and :meth:`set_epoch`."""
+
+    plan: EpochPlan
+    epoch: int = 0
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select epoch ``epoch``'s order and augmentation. A resume point inside another epoch is discarded."""
+        check_nonnegative(epoch, "epoch")  # it seeds the order and the crops
+        epoch = int(epoch)
+        if epoch != self.epoch:
+            self._restart()
+        self.epoch = epoch
+
+    def _restart(self) -> None:
+        """Forget where an interrupted pass stopped (called when another epoch is selected)."""
+
+
+class DeviceLoader(EpochLoader):
     """Batches of an in-memory :class:`ImageSet`, cut and augmented on ``device`` (``kind="in-memory"``).
 
     ``x`` is float ``(b, 3, S, S)``: ImageNet-normalised (``normalize=True``, the default) or in ``[0, 1]`` (the
@@ -165,16 +209,8 @@ class DeviceLoader:
         self._batches_done = 0
         self._resume: tuple[int, torch.Tensor | None] | None = None
 
-    def __len__(self) -> int:
-        return len(self.plan)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select epoch ``epoch``'s order and augmentation. A resume point for another epoch is discarded."""
-        check_nonnegative(epoch, "epoch")  # it seeds the order and the crops
-        epoch = int(epoch)
-        if epoch != self.epoch:
-            self._resume = None
-        self.epoch = epoch
+    def _restart(self) -> None:
+        self._resume = None
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         start, state = self._resume if self._resume is not None else (0, None)
@@ -235,9 +271,9 @@ class _FolderImages(torch.utils.data.Dataset):
     """
 
     def __init__(self, index: FolderIndex, size: int, train: bool, seed: int, flip: bool = True,
-                 randaugment: RandAugment | None = None) -> None:  # fmt: skip
+                 center_crop: bool = True, randaugment: RandAugment | None = None) -> None:  # fmt: skip
         self.index, self.size, self.train, self.seed, self.flip = index, size, train, seed, flip
-        self.randaugment = randaugment
+        self.center_crop, self.randaugment = center_crop, randaugment
 
     def __len__(self) -> int:
         return len(self.index)
@@ -248,7 +284,7 @@ class _FolderImages(torch.utils.data.Dataset):
         if self.train:
             x = train_crop(im, self.size, sample_rng(self.seed, epoch, i), self.flip, self.randaugment)
         else:
-            x = eval_crop(im, self.size)
+            x = eval_view(im, self.size, self.center_crop)
         return x, int(self.index.labels[i])
 
 
@@ -267,7 +303,7 @@ class _PlanSampler(torch.utils.data.Sampler):
             yield [(int(i), self.epoch) for i in idx]
 
 
-class StreamingLoader:
+class StreamingLoader(EpochLoader):
     """An image folder decoded on the fly by ``DataLoader`` worker processes (``kind="streaming"``).
 
     ``index`` is a :class:`FolderIndex` (paths and labels, no pixels), so resident memory does not grow with the
@@ -298,6 +334,7 @@ class StreamingLoader:
         drop_last: bool | None = None,
         normalize: bool = False,
         flip: bool = True,
+        center_crop: bool = True,
         randaugment: str | None = None,
     ) -> None:
         check_nonnegative(num_workers, "num_workers")
@@ -319,23 +356,17 @@ class StreamingLoader:
         if num_workers > 0:
             extra = dict(prefetch_factor=prefetch_factor, persistent_workers=True)
         self._loader = torch.utils.data.DataLoader(
-            _FolderImages(index, image_size, train, self.seed, flip,
+            _FolderImages(index, image_size, train, self.seed, flip, center_crop,
                           RandAugment.from_spec(randaugment) if randaugment and train else None),
             batch_sampler=self._sampler,
             num_workers=num_workers, pin_memory=pin, **extra,
         )  # fmt: skip
 
-    def __len__(self) -> int:
-        return len(self.plan)
-
-    def set_epoch(self, epoch: int) -> None:
-        check_nonnegative(epoch, "epoch")  # it seeds the order and the crops
-        epoch = int(epoch)
-        if epoch != self.epoch:
-            self._sampler.start = 0
-        self.epoch = self._sampler.epoch = epoch
+    def _restart(self) -> None:
+        self._sampler.start = 0
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        self._sampler.epoch = self.epoch  # the batch sampler runs in this process, so it reads the epoch now
         self._batches_done = self._sampler.start
         try:
             for x, y in self._loader:
@@ -357,7 +388,7 @@ class StreamingLoader:
         self._batches_done = self._sampler.start
 
 
-class SyntheticLoader:
+class SyntheticLoader(EpochLoader):
     """``steps`` copies of one random batch, made on the device (``kind="synthetic"``): throughput only.
 
     ``x`` uint8 ``(b, 3, S, S)`` (``b`` = ``batch_size / world_size``), ``y`` int64 in ``0..num_classes - 1``.
@@ -386,10 +417,6 @@ class SyntheticLoader:
 
     def __len__(self) -> int:
         return self.steps
-
-    def set_epoch(self, epoch: int) -> None:
-        check_nonnegative(epoch, "epoch")
-        self.epoch = int(epoch)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for _ in range(self.steps):

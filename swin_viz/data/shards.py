@@ -19,6 +19,7 @@ loader's, because a shuffle buffer, not a global permutation, mixes it.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import itertools
 import json
@@ -31,11 +32,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validate import check_nonnegative, check_positive, is_int
+from .._validate import check_positive, is_int
 from ..atomic import atomic_write_text
+from .loaders import EpochLoader
 from .rand_augment import RandAugment
-from .sources import scan_image_folder
-from .transforms import eval_crop, normalize, sample_rng, train_crop
+from .sources import eval_view, scan_image_folder
+from .transforms import normalize, sample_rng, train_crop
 
 __all__ = ["ShardLoader", "write_shards"]
 
@@ -72,7 +74,7 @@ def write_shards(root: str | os.PathLike, out: str | os.PathLike, max_count: int
     return meta
 
 
-def _decode_sample(sample: dict[str, Any], size: int, train: bool, seed: int, epoch: int,
+def _decode_sample(sample: dict[str, Any], size: int, train: bool, seed: int, epoch: int, center_crop: bool = True,
                    randaugment: RandAugment | None = None) -> tuple[torch.Tensor, int]:  # fmt: skip
     from PIL import Image
 
@@ -80,7 +82,8 @@ def _decode_sample(sample: dict[str, Any], size: int, train: bool, seed: int, ep
     idx = int(sample["idx"])
     with Image.open(io.BytesIO(sample[key])) as im:
         im = im.convert("RGB")
-        x = train_crop(im, size, sample_rng(seed, epoch, idx), True, randaugment) if train else eval_crop(im, size)
+        x = (train_crop(im, size, sample_rng(seed, epoch, idx), True, randaugment) if train
+             else eval_view(im, size, center_crop))  # fmt: skip
     return x, int(sample["cls"])
 
 
@@ -88,7 +91,7 @@ def _whole(src: Iterator[Any]) -> Iterator[Any]:
     return src  # node splitting is done by ShardLoader itself (each rank is given its own shard list)
 
 
-class ShardLoader:
+class ShardLoader(EpochLoader):
     """webdataset shards written by :func:`write_shards`, read like a :class:`StreamingLoader` (``kind="shards"``).
 
     Yields ``(x, y)`` on ``device``: ``x`` uint8 ``(b, 3, S, S)`` (``b = batch_size / world_size``; normalised
@@ -101,7 +104,8 @@ class ShardLoader:
     def __init__(self, root: str | os.PathLike, split: str, batch_size: int, image_size: int = 224,
                  device: torch.device | str = "cpu", train: bool = True, seed: int = 0, rank: int = 0,
                  world_size: int = 1, num_workers: int = 4, shuffle_buffer: int = 1000,
-                 normalize: bool = False, randaugment: str | None = None) -> None:  # fmt: skip
+                 normalize: bool = False, center_crop: bool = True,
+                 randaugment: str | None = None) -> None:  # fmt: skip
         self.randaugment = RandAugment.from_spec(randaugment) if randaugment and train else None
         self.root = Path(root).expanduser()
         meta_path = self.root / "meta.json"
@@ -129,6 +133,7 @@ class ShardLoader:
         self.batch_size, self.image_size, self.device = batch_size, image_size, torch.device(device)
         self.train, self.seed, self.rank, self.world_size = train, int(seed), rank, world_size
         self.num_workers, self.shuffle_buffer, self.normalize = num_workers, shuffle_buffer, normalize
+        self.center_crop = center_crop
         self.epoch, self._start, self._done = 0, 0, 0
         if train and self.count < batch_size:
             raise ValueError(f"{self.count} images give no batch of {batch_size}")
@@ -138,12 +143,8 @@ class ShardLoader:
             return self.count // self.batch_size
         return -(-self.count // self.batch_size)  # an upper bound: ranks' shards may hold different counts
 
-    def set_epoch(self, epoch: int) -> None:
-        check_nonnegative(epoch, "epoch")
-        epoch = int(epoch)
-        if epoch != self.epoch:
-            self._start = 0
-        self.epoch = epoch
+    def _restart(self) -> None:
+        self._start = 0
 
     def _my_shards(self) -> list[str]:
         if not self.train:
@@ -166,8 +167,10 @@ class ShardLoader:
         ds = wds.WebDataset(urls, shardshuffle=False, nodesplitter=_whole, empty_check=False)
         if train:
             ds = ds.shuffle(self.shuffle_buffer, seed=seed * 1000003 + epoch)
-        ra = self.randaugment
-        ds = ds.map(lambda s: _decode_sample(s, size, train, seed, epoch, ra)).batched(b, partial=not train)
+        # a partial, not a lambda: it must pickle under the spawn and forkserver start methods (3.14's default)
+        decode = functools.partial(_decode_sample, size=size, train=train, seed=seed, epoch=epoch,
+                                   center_crop=self.center_crop, randaugment=self.randaugment)  # fmt: skip
+        ds = ds.map(decode).batched(b, partial=not train)
         loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers,
                                              pin_memory=self.device.type == "cuda")  # fmt: skip
         steps = len(self) if train else None

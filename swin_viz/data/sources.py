@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .transforms import decode_rgb, eval_crop
+from .transforms import _to_tensor, decode_rgb, eval_crop
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -334,16 +334,33 @@ def scan_splits(root: str | os.PathLike, max_per_class: int | None = None) -> tu
     return train, val
 
 
+def eval_view(im: Any, size: int, center_crop: bool = True) -> torch.Tensor:
+    """What evaluation sees of a PIL RGB image: ``(3, size, size)`` uint8.
+
+    ``center_crop=True``: the shorter side resized to ``size * 256 / 224`` and the centre crop
+    (:func:`~swin_viz.data.transforms.eval_crop`; the pre-training recipe's, the official ``TEST.CROP: True``).
+    ``False``: the whole image resized to ``size x size`` (bicubic), as the official fine-tuning configs evaluate
+    at 384 (``TEST.CROP: False``).
+    """
+    if center_crop:
+        return eval_crop(im, size)
+    from PIL import Image
+
+    return _to_tensor(im.resize((size, size), Image.Resampling.BICUBIC))
+
+
 def load_image_folder(
     root: str | os.PathLike | FolderIndex,
     size: int = 224,
     max_per_class: int | None = None,
     store_size: int | None = None,
+    center_crop: bool = True,
 ) -> ImageSet:
     """An ImageFolder tree decoded whole into memory: ``images`` ``(N, 3, S, S)`` uint8, ``S = store_size or size``.
 
     Each image is decoded (:func:`~swin_viz.data.transforms.decode_rgb`), its shorter side resized to
-    ``int(S * 256 / 224)`` (bicubic) and centre-cropped to ``S x S``: the evaluation transform. For training,
+    ``int(S * 256 / 224)`` (bicubic) and centre-cropped to ``S x S``: the evaluation transform (``center_crop=False``:
+    resized whole to ``S x S``, :func:`eval_view`). For training,
     store a larger ``store_size`` (e.g. 256 for 224) so that random crops have room. Memory is ``N * 3 * S * S``
     bytes: Imagenette's 9469 training images at 224 take 1.4 GB. For larger sets use
     :class:`~swin_viz.data.loaders.StreamingLoader`, which decodes on the fly.
@@ -354,7 +371,7 @@ def load_image_folder(
     S = int(store_size or size)
     images = torch.empty(len(index), 3, S, S, dtype=torch.uint8)
     for i in range(len(index)):
-        images[i] = eval_crop(decode_rgb(index.path(i)), S)
+        images[i] = eval_view(decode_rgb(index.path(i)), S, center_crop)
     return ImageSet(
         images=images,
         labels=torch.from_numpy(index.labels.copy()),

@@ -5,6 +5,7 @@ device or many.
     python -m swin_viz.train --data folder --data-root ~/imagenette2  # root/train, root/val (streamed if large)
     torchrun --nproc_per_node=8 -m swin_viz.train --data folder --data-root ~/imagenet
     python -m swin_viz.data.shards ~/imagenet ~/imagenet-shards       # then --data shards --data-root ...
+    sbatch scripts/slurm_train.sbatch --data shards --data-root ...   # SLURM: srun torchrun, c10d; resubmit to resume
 
 The engine, one file per concern: :mod:`.config` (what a run is, presets, validation), :mod:`.runtime`
 (processes, devices, per-rank randomness), :mod:`.optim` (parameter groups, schedule, loss), :mod:`.loop`

@@ -1,7 +1,9 @@
 """``python -m swin_viz.train``: every :class:`~swin_viz.train.config.TrainConfig` field is a ``--flag``.
 
 Values are checked before anything runs: a choice outside its set, a negative clip or an accumulation of 0 stop
-with a message naming the flag. A bare ``python -m swin_viz.train`` says what to pass instead of training Swin-T on
+with a message naming the flag. Problems found later in the user's data or flags (a missing folder, a split
+without a class, a file that is not an image, a checkpoint of another run) print one line and exit with status 2;
+a loss that became NaN exits with 3. A bare ``python -m swin_viz.train`` says what to pass instead of training Swin-T on
 32x32 digits.
 """
 
@@ -14,6 +16,7 @@ import sys
 import typing
 
 import torch.distributed as dist
+from PIL import UnidentifiedImageError
 
 from .config import (
     AMP_CHOICES,
@@ -27,7 +30,7 @@ from .config import (
 )
 from .loop import NonFiniteLossError, train
 
-__all__ = ["BARE_MESSAGE", "main", "parse_args"]
+__all__ = ["BARE_MESSAGE", "USER_ERRORS", "main", "parse_args", "user_error_line"]
 
 _CHOICES = {"data": DATA_CHOICES, "loader": LOADER_CHOICES, "amp": AMP_CHOICES, "compile": SWITCH_CHOICES,
             "compile_mode": COMPILE_MODES, "channels_last": SWITCH_CHOICES, "lr_schedule": LR_SCHEDULES}  # fmt: skip
@@ -37,6 +40,21 @@ BARE_MESSAGE = """python -m swin_viz.train needs to know what to train on. For e
   python -m swin_viz.train --data folder --data-root ~/imagenet    # the paper's recipe on root/train, root/val
   python -m swin_viz.train --data shards --data-root ~/imagenet-shards
   python -m swin_viz.train --help                                  # every flag"""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                                              PermissionError, UnidentifiedImageError)  # fmt: skip
+"""What ``main`` reports in one line with exit status 2: problems with the data or the flags (a missing folder, a
+split missing a class, a file that is not an image, a checkpoint of another run), not bugs."""
+
+
+def user_error_line(exc: BaseException) -> str:
+    """The one line that names the problem. An error raised in a DataLoader worker arrives wrapped ("Caught X in
+    DataLoader worker process 0. Original Traceback ..."): its last line is the worker's own message."""
+    text = str(exc).strip() or type(exc).__name__
+    if "Original Traceback" in text:
+        text = text.splitlines()[-1]
+    return " ".join(line.strip() for line in text.splitlines())
 
 
 def _field_type(f: dataclasses.Field) -> type:
@@ -91,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except USER_ERRORS as exc:  # the user's data or flags: one line, no traceback
+        print(f"error: {user_error_line(exc)}", file=sys.stderr)
+        return 2
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -21,7 +21,7 @@ __all__ = ["PRESETS", "SMALL_MODEL", "TrainConfig", "recipe_text"]
 DATA_CHOICES = ("digits", "cifar10", "folder", "shards", "synthetic", "task")
 LOADER_CHOICES = ("auto", "memory", "stream")
 SWITCH_CHOICES = ("auto", "on", "off")
-AMP_CHOICES = ("auto", "bf16", "off")
+AMP_CHOICES = ("auto", "bf16", "fp16", "off")
 LR_SCHEDULES = ("cosine", "constant")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 DEFAULT_SIZES = {"digits": 32, "cifar10": 32, "folder": 224, "shards": 224, "synthetic": 224}
@@ -51,6 +51,10 @@ class TrainConfig:
     image_size: int | None = None
     """Input side; default per data set (digits 32, cifar10 32, folder/shards/synthetic 224)."""
     augment: bool = True
+    eval_crop: bool = True
+    """Evaluation: the shorter side resized to ``size * 256 / 224`` and the centre crop (pre-training, the official
+    ``TEST.CROP: True``), or ``False``: the whole image resized to ``size x size`` (the official fine-tuning configs
+    at 384). For folders and shards; in-memory sets of small images are resized either way."""
     crop_scale: tuple[float, float] = (0.08, 1.0)
     """Area range of the random-resized crop (the paper's 0.08..1)."""
     randaugment: str = "rand-m9-mstd0.5-inc1"
@@ -82,10 +86,17 @@ class TrainConfig:
     """Mixup/CutMix pair samples inside each of this many equal slices of the global batch (0: one per rank, as
     every multi-GPU run does). One process with ``mix_groups=N`` mixes exactly as N ranks do."""
     accum_steps: int = 1
+    max_device_batch: int | None = None
+    """The most images one device takes in one forward and backward pass; ``None``: no limit. When the global
+    batch's share per device is larger, each step is split into the fewest accumulation steps (at least
+    ``accum_steps``) whose micro-batches fit and divide it evenly: the global batch and the learning rate, the
+    recipe, do not change (:meth:`resolved_accum_steps`)."""
     # fine-tuning (swin_viz.train.finetune, the book's chapter "Fine-tuning a pretrained Swin")
     init: str | None = None
     """Start from this checkpoint's weights (official, timm, torchvision, HuggingFace or ours): the head is replaced
-    when the classes differ, bias tables are resized to the model's window, anything else must match."""
+    when the classes differ, bias tables are resized to the model's window, anything else must match. With
+    ``resume`` and a checkpoint in ``out``, the run continues from that checkpoint (the init is not applied again;
+    its path stays in the run's config)."""
     finetune: str = "full"
     """What is trained: ``full``, ``linear`` (the head), ``last-N`` (the last N stages and the head), ``lora``."""
     layer_decay: float | None = None
@@ -95,7 +106,9 @@ class TrainConfig:
     # speed
     device: str = "auto"
     amp: str = "auto"
-    """``bf16`` autocast, ``off``, or ``auto`` (bf16 on CUDA, off on CPU)."""
+    """``bf16`` autocast, ``fp16`` autocast with a loss scaler (``torch.amp.GradScaler``: gradients are unscaled
+    before clipping, the scaler's state is in the checkpoint), ``off``, or ``auto``: bf16 on GPUs with bf16 tensor
+    cores (compute capability 8.0+: A100, H100, ...), fp16 on older ones (V100, T4), off on CPUs."""
     compile: str = "auto"
     """``on``, ``off`` or ``auto`` (on for CUDA); training and evaluation are both compiled."""
     compile_mode: str = "default"
@@ -119,6 +132,15 @@ class TrainConfig:
 
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else 1e-3 * self.batch_size / 1024
+
+    def resolved_accum_steps(self, world_size: int = 1) -> int:
+        """Accumulation steps per optimiser step: ``accum_steps``, raised until each device's micro-batch
+        (``batch_size / world_size / steps``) is a whole number of at most ``max_device_batch`` images."""
+        per_device = self.batch_size // world_size
+        steps = self.accum_steps
+        while per_device % steps or (self.max_device_batch and per_device // steps > self.max_device_batch):
+            steps += 1
+        return steps
 
     def resolved_image_size(self) -> int:
         if self.image_size:
@@ -171,8 +193,8 @@ class TrainConfig:
         need(is_int(self.epochs) and self.epochs >= 1, "epochs", "must be an int >= 1")
         need(is_int(self.batch_size) and self.batch_size >= 1, "batch_size", "must be an int >= 1")
         need(self.lr is None or (is_num(self.lr) and self.lr > 0), "lr", "must be > 0")
-        need(is_num(self.warmup_epochs) and 0 <= self.warmup_epochs <= (self.epochs if is_int(self.epochs) else 0),
-             "warmup_epochs", "must be in [0, epochs]")  # fmt: skip
+        need(is_num(self.warmup_epochs) and self.warmup_epochs >= 0, "warmup_epochs",
+             "must be >= 0 (a warm-up longer than --epochs is clamped to the run)")  # fmt: skip
         need(is_num(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "must be >= 0")
         need(is_num(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing", "must be in [0, 1)")
         need(self.clip_grad is None or (is_num(self.clip_grad) and self.clip_grad > 0), "clip_grad",
@@ -182,10 +204,9 @@ class TrainConfig:
         need(is_num(self.mix_switch_prob) and 0 <= self.mix_switch_prob <= 1, "mix_switch_prob", "in [0, 1]")
         need(is_int(self.mix_groups) and self.mix_groups >= 0, "mix_groups", "an int >= 0 (0: one per rank)")
         need(is_int(self.accum_steps) and self.accum_steps >= 1, "accum_steps", "must be an int >= 1")
+        need(self.max_device_batch is None or (is_int(self.max_device_batch) and self.max_device_batch >= 1),
+             "max_device_batch", "must be an int >= 1 (or unset: no limit)")  # fmt: skip
         need(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"choose one of {LR_SCHEDULES}")
-        need(not (self.init and self.resume), "init",
-             f"--init starts a new run from a checkpoint's weights, --resume continues the run in {self.out} (its "
-             f"checkpoint holds the fine-tuned weights already): pass one of them")  # fmt: skip
         need(isinstance(self.finetune, str) and (self.finetune in ("full", "linear", "lora")
              or (self.finetune.startswith("last-") and self.finetune[5:].isdigit() and int(self.finetune[5:]) >= 1)),
              "finetune", "choose full, linear, last-N (N >= 1 stages) or lora")  # fmt: skip
@@ -254,5 +275,6 @@ def recipe_text(cfg: TrainConfig) -> str:
         f"  regularisation: label smoothing {cfg.label_smoothing}, stochastic depth "
         f"{'model default' if cfg.drop_path is None else cfg.drop_path}, clip {cfg.clip_grad}, Mixup {cfg.mixup} / "
         f"CutMix {cfg.cutmix} (switch {cfg.mix_switch_prob})",
-        f"  augmentation: {aug}",
+        f"  augmentation: {aug}; evaluation: "
+        + ("shorter side to size x 256/224, centre crop" if cfg.eval_crop else "resized whole to size x size"),
     ])  # fmt: skip

@@ -65,13 +65,24 @@ FINETUNE_MODES = ("full", "linear", "last-N", "lora")
 
 PAPER_FINETUNE: dict[str, Any] = dict(
     epochs=30, batch_size=1024, lr=1e-5, lr_schedule="constant", warmup_epochs=0, weight_decay=1e-8, drop_path=0.1,
-    image_size=384, model_kwargs={"window_size": 12}, finetune="full",
+    image_size=384, model_kwargs={"window_size": 12}, finetune="full", eval_crop=False, max_device_batch=64,
     label="the paper's fine-tuning recipe at 384x384, window 12 (Liu et al. 2021, App. A2.1); pass --init PATH",
 )  # fmt: skip
-"""The paper's fine-tuning recipe (Liu et al., ICCV 2021, Appendix A2.1, ImageNet-1K fine-tuning at 384^2): 30
-epochs, batch 1024, a *constant* learning rate of 1e-5 (no warm-up, no decay), weight decay 1e-8, stochastic depth
-0.1; augmentation and the other regularisations as in pre-training. Window 12 at 384 is Swin-B 384's. Fields of
-:class:`swin_viz.train.TrainConfig`; the ``finetune`` preset of ``python -m swin_viz.train``."""
+"""The paper's fine-tuning recipe (Liu et al., ICCV 2021, Appendix A2.1, ImageNet-1K fine-tuning at 384^2), as
+fields of :class:`swin_viz.train.TrainConfig`: the ``finetune`` preset of ``python -m swin_viz.train``.
+
+Where it follows the **paper's text**: 30 epochs, batch 1024, a *constant* learning rate of 1e-5 (no warm-up, no
+decay), weight decay 1e-8, stochastic depth 0.1; augmentation and the other regularisations as in pre-training.
+The official code's config (``configs/swin/swin_base_patch4_window12_384_finetune.yaml``) trains differently:
+5 warm-up epochs from 2e-8, then cosine from a base rate of 2e-5 (scaled by batch/512) down to 2e-7, and
+stochastic depth 0.5 for Swin-B.
+
+Where it follows the **official config**: window 12 at 384 (Swin-B 384's ``WINDOW_SIZE: 12``) and the evaluation,
+``eval_crop=False``: the whole image resized to 384 x 384 with no crop (``TEST.CROP: False``), where pre-training
+evaluates the centre crop of the image resized to 438.
+
+Neither fixes the device: ``max_device_batch=64`` splits the global batch of 1024 into accumulation steps (16 on
+one GPU, 2 on eight), so the recipe runs unchanged on one GPU (``--max-device-batch`` lowers it for smaller cards)."""
 
 _STAGE_BLOCK = re.compile(r"stage(\d+)\.block(\d+)\.")
 _STAGE_MERGE = re.compile(r"stage(\d+)\.downsample\.")

@@ -4,7 +4,8 @@
 2. *data*: :func:`build_data` picks the loaders (in memory, streaming workers, shards, synthetic) and says which;
 3. *model and optimiser*: :func:`build_model`, AdamW (fused on CUDA), the schedule;
 4. *resume*: rank 0 reads the checkpoint and broadcasts it (:mod:`.state`);
-5. *per-rank randomness, DDP, compile*: stochastic depth, augmentation and Mixup draw from ``(seed, rank)``;
+5. *per-rank randomness, DDP, compile*: stochastic depth, random erasing and Mixup draw from ``(seed, rank)``
+   (RandAugment and the crops draw per image from ``(seed, epoch, index)``, in the loaders);
 6. *epochs*: :func:`train_one_epoch`, :func:`evaluate`, then a checkpoint, written only when the weights and the
    validation loss are finite.
 
@@ -30,15 +31,17 @@ from torch import nn
 
 from .. import data as D
 from ..checkpoints import LoadReport, load_state_dict
+from ..data.loaders import Loader
+from ..data.shards import ShardLoader
 from ..flops import count_macs
-from ..metrics import MetricsLog, per_class_report
-from ..model import SwinTransformer, create_model
+from ..metrics import MetricsLog, confusion_matrix, per_class_report, topk_hits
+from ..model import SwinTransformer, create_model, model_config
 from . import finetune as FT
 from .config import TrainConfig, recipe_text
 from .log import StepLog
 from .optim import build_optimizer, lr_at, soft_cross_entropy, warmup_steps
 from .runtime import Runtime, peak_tflops, rank_seed, rng_state, seed_all, set_rng_state, setup_runtime
-from .state import load_run_state, save_run_state, weights_finite
+from .state import load_run_state, mix_state_for, save_run_state, weights_finite
 
 __all__ = ["NonFiniteLossError", "build_data", "build_model", "evaluate", "train", "train_one_epoch"]
 
@@ -53,8 +56,11 @@ class NonFiniteLossError(RuntimeError):
 # ======================================================================================================= data
 @dataclass
 class Data:
-    train: Any
-    val: Any
+    """This rank's loaders (the :class:`~swin_viz.data.loaders.Loader` protocol), the classes, and a line saying
+    which data path runs."""
+
+    train: Loader
+    val: Loader | None
     classes: list[str]
     description: str
 
@@ -76,11 +82,11 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
         return Data(loader, None, loader.classes, "synthetic: one random batch on the device (throughput only)")
     if cfg.data == "shards":
         common = dict(batch_size=micro, image_size=size, device=rt.device, num_workers=cfg.workers, **ranks)
-        tr = D.shards.ShardLoader(cfg.data_root, "train", train=True, randaugment=ra, **common)
-        va = D.shards.ShardLoader(cfg.data_root, "val", train=False, **common)
+        tr = ShardLoader(cfg.data_root, "train", train=True, randaugment=ra, **common)
+        va = ShardLoader(cfg.data_root, "val", train=False, center_crop=cfg.eval_crop, **common)
         return Data(tr, va, tr.classes, f"{tr.name}: webdataset, {cfg.workers} workers per rank")
     if cfg.data == "folder":
-        tr_index, va_index = D.scan_splits(cfg.data_root)
+        tr_index, va_index = _on_rank0(rt, D.scan_splits, cfg.data_root)  # one scan, not one per rank
         store = max(size, int(size * 256 / 224))
         in_memory = cfg.loader == "memory" or (
             cfg.loader == "auto" and len(tr_index) * 3 * store * store <= MEMORY_LIMIT_BYTES
@@ -88,11 +94,11 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
         if not in_memory:
             common = dict(batch_size=micro, image_size=size, device=rt.device, num_workers=cfg.workers, **ranks)
             tr = D.StreamingLoader(tr_index, train=True, randaugment=ra, **common)
-            va = D.StreamingLoader(va_index, train=False, **common)
+            va = D.StreamingLoader(va_index, train=False, center_crop=cfg.eval_crop, **common)
             return Data(tr, va, tr.classes, f"{tr_index.name}: streaming, {cfg.workers} workers per rank, "
                                             f"decoded and cropped from the full-resolution files")  # fmt: skip
         train_set = D.load_image_folder(tr_index, size, store_size=store)
-        val_set = D.load_image_folder(va_index, size)
+        val_set = D.load_image_folder(va_index, size, center_crop=cfg.eval_crop)
     elif cfg.data == "task":  # generated, controlled data (swin_viz.data.tasks): fixed by task_seed
         from ..data.tasks import load_task
 
@@ -109,6 +115,23 @@ def build_data(cfg: TrainConfig, rt: Runtime) -> Data:
                         randaugment=ra, **common)  # fmt: skip
     va = D.DeviceLoader(val_set, micro, train=False, augment=False, **common)
     return Data(tr, va, list(train_set.classes), f"{train_set.name}: in memory on {rt.device}")
+
+
+def _on_rank0(rt: Runtime, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` computed by rank 0 and broadcast to every rank. An error on rank 0 (a missing folder, a split
+    without a class) is raised on every rank, so none waits for a broadcast that never comes."""
+    result: tuple[str, Any] | None = None
+    if rt.main:
+        try:
+            result = ("ok", fn(*args))
+        except (ValueError, OSError) as exc:
+            result = ("error", (type(exc).__name__, str(exc)))
+    result = rt.broadcast(result)
+    kind, value = result
+    if kind == "error":
+        name, message = value
+        raise (FileNotFoundError if name in ("FileNotFoundError", "NotADirectoryError") else ValueError)(message)
+    return value
 
 
 def prepare_batch(x: torch.Tensor, augment: nn.Module | None) -> torch.Tensor:
@@ -139,14 +162,14 @@ class Run:
     net: nn.Module  # DDP and/or compiled wrapper of model, for training
     eval_net: nn.Module  # compiled (or plain) model, for evaluation
     optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler  # loss scaling for fp16 (a pass-through otherwise)
     data: Data
     augment: nn.Module | None
     mix: D.MixupCutmix
     steps_per_epoch: int
     total_steps: int
     warmup: int
-    amp: bool
-    channels_last: bool
+    speed: Speed
     flops_per_image: float  # matmul FLOPs of one training image (forward + backward)
     peak_flops: float | None
     steplog: StepLog
@@ -178,22 +201,25 @@ def train_one_epoch(run: Run, epoch: int) -> dict[str, float]:
             window_wait += time.perf_counter() - t0
             x = prepare_batch(x, run.augment)
             x, targets = run.mix(x, y)
-            if run.channels_last:
+            if run.speed.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             # Under DDP, gradients are all-reduced only on the last micro-batch of an accumulation.
             last = micro_step == cfg.accum_steps - 1
             ctx = net.no_sync() if (not last and rt.distributed) else contextlib.nullcontext()
             with ctx:
-                with torch.autocast(rt.device.type, dtype=torch.bfloat16, enabled=run.amp):
+                amp = run.speed.amp_dtype
+                with torch.autocast(rt.device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
                     logits = net(x)
                     loss = soft_cross_entropy(logits, targets)
-                (loss / cfg.accum_steps).backward()
+                run.scaler.scale(loss / cfg.accum_steps).backward()
             window[0] += loss.detach().double() * len(y)
             window[1] += (logits.argmax(1) == y).sum()
             window_seen += len(y)
             epoch_images += len(y) * rt.world_size
+        run.scaler.unscale_(opt)  # clip the true gradients (a no-op without fp16)
         window[2] += torch.nn.utils.clip_grad_norm_(model.parameters(), clip).double()
-        opt.step()
+        run.scaler.step(opt)  # with fp16, skips a step whose gradients overflowed
+        run.scaler.update()
         opt.zero_grad(set_to_none=True)
         run.step += 1
         window_steps += 1
@@ -210,7 +236,8 @@ def train_one_epoch(run: Run, epoch: int) -> dict[str, float]:
             row = {"step": run.step, "epoch": epoch + 1, "loss": loss_sum / seen, "train_top1": 100 * correct / seen,
                    "lr": lr, "grad_norm": gn_sum / (window_steps * rt.world_size), "img_per_s": img_s,
                    "data_wait": window_wait / elapsed,
-                   "mfu": img_s * run.flops_per_image / run.peak_flops if run.peak_flops else None,
+                   "mfu": img_s * run.flops_per_image / (run.peak_flops * rt.world_size) if run.peak_flops
+                   else None,  # per device: img_s counts every rank's images
                    "peak_mem_gb": torch.cuda.max_memory_allocated(rt.device) / 1e9 if rt.device.type == "cuda"
                    else None}  # fmt: skip
             if rt.main:
@@ -231,31 +258,30 @@ def train_one_epoch(run: Run, epoch: int) -> dict[str, float]:
 
 # ================================================================================================= evaluation
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Any, num_classes: int, rt: Runtime | None = None, amp: bool = False,
-             ) -> dict[str, Any]:  # fmt: skip
+def evaluate(model: nn.Module, loader: Any, num_classes: int, rt: Runtime | None = None,
+             amp: bool | torch.dtype | None = False) -> dict[str, Any]:  # fmt: skip
     """Top-1/top-5 accuracy, mean loss and the confusion matrix over a loader (summed over all ranks).
 
     Batches may be uint8, float in [0, 1], or already normalised (a loader made with ``normalize=True``). Counts
-    accumulate on the device; the host waits once, at the end.
+    accumulate on the device; the host waits once, at the end. ``amp``: the autocast dtype (``True``: bf16).
     """
+    dtype = torch.bfloat16 if amp is True else (amp or None)  # True: bf16, as before fp16 existed
     was_training = model.training
     model.eval()
     device = rt.device if rt else next(model.parameters()).device
     totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, top1, top5, count
     count = 0
-    cm = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
+    cm = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
     for x, y in loader:
         if not getattr(loader, "normalize", False):
             x = prepare_batch(x, None)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             logits = model(x)
         logits = logits.float()
-        hits = logits.topk(min(5, num_classes), dim=1).indices == y[:, None]
         totals[0] += F.cross_entropy(logits, y, reduction="sum").double()
-        totals[1] += hits[:, 0].sum()
-        totals[2] += hits.any(1).sum()
+        totals[1:3] += topk_hits(logits, y, (1, 5))
         count += len(y)
-        cm += torch.bincount(y * num_classes + logits.argmax(1), minlength=num_classes * num_classes)
+        cm += confusion_matrix(logits.argmax(1), y, num_classes)
     totals[3] = count
     if rt is not None and rt.distributed:
         rt.all_reduce(totals)
@@ -264,104 +290,84 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, rt: Runtime | None
     loss_sum, top1, top5, count = totals.tolist()
     n = max(count, 1.0)
     return {"loss": loss_sum / n, "top1": 100 * top1 / n, "top5": 100 * top5 / n, "count": int(count),
-            "confusion": cm.reshape(num_classes, num_classes).cpu()}  # fmt: skip
+            "confusion": cm.cpu()}  # fmt: skip
 
 
 # ======================================================================================================= train
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run (or continue) a training run; returns a summary (final metrics, paths, throughput)."""
     # ---- 1. setup: processes, device; the model's initialisation is the same on every rank
-    cfg.validate()
     rt = setup_runtime(cfg.device)
+    cfg = _fit_to_run(cfg.validate(), rt)
     seed_all(cfg.seed)
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
-    cuda = rt.device.type == "cuda"
-    amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
-    compile_model = cfg.compile == "on" or (cfg.compile == "auto" and cuda)
-    channels_last = cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda)
+    speed = Speed.resolve(cfg, rt.device)
 
     # ---- 2. data
     data = build_data(cfg, rt)
     num_classes = len(data.classes)
-    size = cfg.resolved_image_size()
     steps_per_epoch = len(data.train) // cfg.accum_steps
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
     if steps_per_epoch < 1:
         raise ValueError(f"{data.description} gives no full step of batch {cfg.batch_size}; lower --batch-size")
 
-    # ---- 3. model, optimiser, schedule
-    model = build_model(cfg, num_classes).to(rt.device)
-    if cfg.grad_checkpointing:
-        model.set_grad_checkpointing(True)
-    if cfg.init:  # fine-tuning: another checkpoint's weights, a new head, bias tables resized
-        init_report = FT.init_from_checkpoint(model, cfg.init)
-        if rt.main:
-            print(f"init from {cfg.init}\n{init_report}")
-    tuned = FT.apply_finetune_mode(model, cfg.finetune, cfg.lora_rank)  # what is trained
-    model.to(rt.device)  # LoRA adapters are created on the CPU
+    # ---- 3. resume: rank 0 reads the checkpoint, every rank receives it (it wins over --init)
+    state = load_run_state(ckpt_path, rt, cfg, _per_rank_draws(cfg)) if cfg.resume else None
+    if state is not None and cfg.init is None and state["train_config"].get("init"):
+        cfg = dataclasses.replace(cfg, init=state["train_config"]["init"])  # the record says where it started
+    if cfg.resume and state is None and rt.main:
+        print(f"--resume: no checkpoint at {ckpt_path}; starting from scratch")
+
+    # ---- 4. model, optimiser, schedule
+    model, tuned = _build_trained_model(cfg, rt, num_classes, init=state is None)
     optimizer = build_optimizer(FT.param_groups(model, cfg.weight_decay, cfg.layer_decay), cfg.resolved_lr(),
                                 rt.device)  # fmt: skip
-    total_steps = cfg.epochs * steps_per_epoch
-    macs = count_macs(model, size).macs.matmul  # per image, forward
-
-    # ---- 4. resume (rank 0 reads, every rank receives)
+    scaler = torch.amp.GradScaler(rt.device.type, enabled=speed.amp_dtype == torch.float16)
+    macs = count_macs(model, cfg.resolved_image_size()).macs.matmul  # per image, forward
     start_epoch, step, log = 0, 0, MetricsLog(out)
-    state = load_run_state(ckpt_path, rt, cfg) if cfg.resume else None
     if state is not None:
         report: LoadReport = load_state_dict(model, state["state_dict"], layout="swin_viz")
         optimizer.load_state_dict(state["optimizer"])
+        if state["scaler"] and scaler.is_enabled():
+            scaler.load_state_dict(state["scaler"])
         start_epoch, step = state["epoch"] + 1, state["step"]
         log = MetricsLog(out, state.get("metrics", []))
         data.train.load_state_dict(state["loader"])
         if rt.main:
-            print(f"resumed from {ckpt_path} after epoch {state['epoch'] + 1} ({len(report.loaded)} tensors)")
-    elif cfg.resume and rt.main:
-        print(f"--resume: no checkpoint at {ckpt_path}; starting from scratch")
+            print(f"resumed from {ckpt_path} after epoch {state['epoch'] + 1} ({len(report.loaded)} tensors)"
+                  + (f"; the run started from --init {cfg.init}, not applied again (the checkpoint holds its weights)"
+                     if cfg.init else ""))  # fmt: skip
 
     # ---- 5. per-rank randomness (stochastic depth, augmentation, Mixup), DDP, compile
-    if state is not None and rt.rank < len(state["rng"]):
-        set_rng_state(state["rng"][rt.rank])
+    mix = _mixup(cfg, rt, num_classes, state, ckpt_path)
+    if state is not None and int(state["world_size"]) == rt.world_size:
+        set_rng_state(state["rng"][rt.rank], rt.device)
     else:
-        seed_all(rank_seed(cfg.seed, rt.rank))
-    groups = cfg.mix_groups or rt.world_size
-    if groups % rt.world_size:
-        raise ValueError(f"mix_groups={cfg.mix_groups} must be a multiple of the {rt.world_size} ranks")
-    per_rank = groups // rt.world_size
-    mix = D.MixupCutmix(num_classes, cfg.mixup, cfg.cutmix, cfg.mix_switch_prob, cfg.label_smoothing, cfg.seed,
-                        group_ids=range(rt.rank * per_rank, (rt.rank + 1) * per_rank))  # fmt: skip
-    if state is not None and "mix" in state:
-        mix.load_state_dict(state["mix"])
+        seed_all(rank_seed(cfg.seed, rt.rank, start_epoch))
     augment = None
     if cfg.augment and cfg.reprob > 0:  # RandAugment runs in the loaders; erasing here, on the device
         augment = D.RandomErasing(cfg.reprob, mode="pixel")
     net: nn.Module = model
     if rt.distributed:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[rt.device.index] if cuda else None)
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[rt.device.index] if rt.device.type == "cuda"
+                                                  else None)  # fmt: skip
     eval_net: nn.Module = model
-    if compile_model:
+    if speed.compile:
         net = torch.compile(net, mode=cfg.compile_mode)
         eval_net = torch.compile(model, mode=cfg.compile_mode)
     peak, peak_source = peak_tflops(rt.device)
     steplog = StepLog(out, enabled=rt.main, resume_step=step)
-    run = Run(cfg, rt, model, net, eval_net, optimizer, data, augment, mix, steps_per_epoch, total_steps,
-              warmup_steps(cfg.warmup_epochs, steps_per_epoch), amp, channels_last, 6.0 * macs,
-              peak * 1e12 if peak else None, steplog, step, ckpt_path)  # fmt: skip
-
+    run = Run(cfg=cfg, rt=rt, model=model, net=net, eval_net=eval_net, optimizer=optimizer, scaler=scaler,
+              data=data, augment=augment, mix=mix, steps_per_epoch=steps_per_epoch,
+              total_steps=cfg.epochs * steps_per_epoch, warmup=warmup_steps(cfg.warmup_epochs, steps_per_epoch),
+              speed=speed, flops_per_image=6.0 * macs, peak_flops=peak * 1e12 if peak else None, steplog=steplog,
+              step=step, ckpt_path=ckpt_path)  # fmt: skip
     if rt.main:
-        n_params = sum(p.numel() for p in model.parameters())
-        print(
-            f"{cfg.label or 'training run'}\n  model {cfg.model} ({n_params / 1e6:.2f} M parameters, "
-            f"{tuned['trainable']:,} trained ({cfg.finetune}), "
-            f"{macs / 1e9:.3f} G MACs/image at {size}), {num_classes} classes\n  data: {data.description}\n"
-            f"  device {rt.device} x {rt.world_size}, bf16 {amp}, compile {compile_model} ({cfg.compile_mode}), "
-            f"channels-last {channels_last}, MFU peak: {peak_source}, TensorBoard: {steplog.tensorboard}\n"
-            f"  global batch {cfg.batch_size} ({cfg.accum_steps} accumulation steps), {cfg.epochs} epochs x "
-            f"{steps_per_epoch} steps\n{recipe_text(cfg)}", flush=True,
-        )  # fmt: skip
+        print(_header(run, tuned, macs, peak_source), flush=True)
 
-    # ---- 6. epochs
+    # ---- 6. epochs: train, evaluate, checkpoint (only when the weights and the validation loss are finite)
     summary: dict[str, Any] = {"out": str(out), "label": cfg.label, "data": data.description,
                                "trainable_parameters": tuned["trainable"]}  # fmt: skip
     last_epoch = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, start_epoch + cfg.stop_after)
@@ -369,7 +375,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         row: dict[str, Any] = {"epoch": epoch + 1, "step": 0, **train_one_epoch(run, epoch)}
         row["step"] = run.step
         if data.val is not None:
-            ev = evaluate(eval_net, data.val, num_classes, rt, amp)
+            ev = evaluate(eval_net, data.val, num_classes, rt, speed.amp_dtype)
             row.update(val_loss=ev["loss"], val_top1=ev["top1"], val_top5=ev["top5"])
             summary["confusion"] = ev["confusion"]
         # A bad last step (finite loss, non-finite update) must not replace the last good checkpoint.
@@ -378,22 +384,141 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                                                          "the weights or the validation loss"))  # fmt: skip
         if rt.main:
             log.append(row)
-        save_run_state(ckpt_path, rt, dict(
-            format="swin_viz", version=2, config=dataclasses.asdict(model.config), train_config=cfg.plain(),
-            classes=data.classes, state_dict=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch,
-            step=run.step, rng=rng_state(), mix=mix.state_dict(), metrics=log.rows,
-            loader=data.train.state_dict(),
-        ))  # fmt: skip
+        save_run_state(
+            ckpt_path, rt, rng=rng_state(rt.device), mix=mix.state_dict(),
+            model_config=dataclasses.asdict(model.config), train_config=cfg.plain(), classes=data.classes,
+            state_dict=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch, step=run.step,
+            metrics=log.rows, loader=data.train.state_dict(), scaler=scaler.state_dict() if scaler.is_enabled()
+            else None,
+        )  # fmt: skip
         if rt.main:
             print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
     steplog.close()
+    return _finish(summary, run, log, macs)
 
-    summary.update(metrics=log.rows, checkpoint=str(ckpt_path), classes=data.classes, steps=run.step,
-                   macs_per_image=macs, ranks_identical=_ranks_identical(model, rt))  # fmt: skip
+
+@dataclass
+class Speed:
+    """How a run executes (not what it computes): autocast dtype, compile, memory format."""
+
+    amp_dtype: torch.dtype | None
+    compile: bool
+    channels_last: bool
+
+    @classmethod
+    def resolve(cls, cfg: TrainConfig, device: torch.device) -> Speed:
+        """``auto`` settings made concrete for ``device``: bf16 where the GPU has bf16 tensor cores (compute
+        capability 8.0 and up), fp16 with a loss scaler on older GPUs (V100, T4), off on CPUs."""
+        cuda = device.type == "cuda"
+        amp = {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}.get(cfg.amp)
+        if cfg.amp == "auto" and cuda:
+            amp = torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
+        return cls(amp, cfg.compile == "on" or (cfg.compile == "auto" and cuda),
+                   cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda))  # fmt: skip
+
+    @property
+    def amp_name(self) -> str:
+        return {torch.bfloat16: "bf16", torch.float16: "fp16 (loss scaling)"}.get(self.amp_dtype, "off")
+
+
+def _fit_to_run(cfg: TrainConfig, rt: Runtime) -> TrainConfig:
+    """The config made concrete for this run, each change said once: a warm-up longer than the run becomes the
+    whole run (a short ``--epochs`` needs no other flag), and ``max_device_batch`` becomes accumulation steps."""
+    if cfg.batch_size % rt.world_size:
+        raise ValueError(f"batch_size={cfg.batch_size} (the global batch) must be divisible by the {rt.world_size} "
+                         f"processes")  # fmt: skip
+    if cfg.lr_schedule == "cosine" and cfg.warmup_epochs > cfg.epochs:
+        if rt.main:
+            print(f"warm-up clamped to {cfg.epochs} epochs: --warmup-epochs {cfg.warmup_epochs} is longer than the "
+                  f"run's --epochs {cfg.epochs}", flush=True)  # fmt: skip
+        cfg = dataclasses.replace(cfg, warmup_epochs=cfg.epochs)
+    accum = cfg.resolved_accum_steps(rt.world_size)
+    if accum != cfg.accum_steps:
+        if rt.main:
+            print(f"--max-device-batch {cfg.max_device_batch}: the global batch {cfg.batch_size} runs as {accum} "
+                  f"accumulation steps of {cfg.batch_size // rt.world_size // accum} images per device "
+                  f"(x {rt.world_size} devices); the recipe is unchanged", flush=True)  # fmt: skip
+        cfg = dataclasses.replace(cfg, accum_steps=accum)
+    return cfg
+
+
+def _per_rank_draws(cfg: TrainConfig) -> list[str]:
+    """What this run draws from each rank's own random stream (so another number of processes would draw
+    differently): stochastic depth, and RandAugment/erasing on the device."""
+    draws = []
+    drop_path = cfg.drop_path
+    if drop_path is None:
+        drop_path = cfg.model_kwargs.get("drop_path_rate", model_config(cfg.model).get("drop_path_rate", 0.0))
+    if drop_path and drop_path > 0:
+        draws.append(f"stochastic depth ({drop_path})")
+    if cfg.augment and (cfg.randaugment or cfg.reprob > 0):
+        draws.append("RandAugment and random erasing on the device")
+    return draws
+
+
+def _build_trained_model(cfg: TrainConfig, rt: Runtime, num_classes: int, init: bool
+                         ) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
+    """The model on the device, started from ``cfg.init`` when ``init`` (fine-tuning; not on resume), with what is
+    trained chosen (``cfg.finetune``)."""
+    model = build_model(cfg, num_classes).to(rt.device)
+    if cfg.grad_checkpointing:
+        model.set_grad_checkpointing(True)
+    if cfg.init and init:  # fine-tuning: another checkpoint's weights, a new head, bias tables resized
+        init_report = FT.init_from_checkpoint(model, cfg.init)
+        if rt.main:
+            print(f"init from {cfg.init}\n{init_report}")
+    tuned = FT.apply_finetune_mode(model, cfg.finetune, cfg.lora_rank)  # what is trained
+    model.to(rt.device)  # LoRA adapters are created on the CPU
+    return model, tuned
+
+
+def _mixup(cfg: TrainConfig, rt: Runtime, num_classes: int, state: dict[str, Any] | None, ckpt_path: Path
+           ) -> D.MixupCutmix:  # fmt: skip
+    """This rank's Mixup/CutMix (its groups of ``mix_groups``), continued from the checkpoint's state of those
+    groups when resuming (every rank's groups are saved)."""
+    groups = cfg.mix_groups or rt.world_size
+    if groups % rt.world_size:
+        raise ValueError(f"mix_groups={cfg.mix_groups} must be a multiple of the {rt.world_size} ranks")
+    per_rank = groups // rt.world_size
+    mix = D.MixupCutmix(num_classes, cfg.mixup, cfg.cutmix, cfg.mix_switch_prob, cfg.label_smoothing, cfg.seed,
+                        group_ids=range(rt.rank * per_rank, (rt.rank + 1) * per_rank))  # fmt: skip
+    if state is not None:
+        saved = mix_state_for(state["mix"], mix.group_ids)
+        if saved is not None:
+            mix.load_state_dict(saved)
+        elif mix.active and not cfg.allow_config_change:
+            raise ValueError(f"{ckpt_path} holds no Mixup state for groups {mix.group_ids} (it has "
+                             f"{state['mix']['group_ids']}; a version-2 checkpoint kept rank 0's only); pass "
+                             f"--allow-config-change to draw them afresh")  # fmt: skip
+    return mix
+
+
+def _header(run: Run, tuned: dict[str, Any], macs: float, peak_source: str) -> str:
+    """What the run is, as the log's first lines."""
+    cfg, rt, model, sp = run.cfg, run.rt, run.model, run.speed
+    n_params = sum(p.numel() for p in model.parameters())
+    return (
+        f"{cfg.label or 'training run'}\n  model {cfg.model} ({n_params / 1e6:.2f} M parameters, "
+        f"{tuned['trainable']:,} trained ({cfg.finetune}), "
+        f"{macs / 1e9:.3f} G MACs/image at {cfg.resolved_image_size()}), {len(run.data.classes)} classes\n"
+        f"  data: {run.data.description}\n"
+        f"  device {rt.device} x {rt.world_size}, autocast {sp.amp_name}, compile {sp.compile} ({cfg.compile_mode}), "
+        f"channels-last {sp.channels_last}, MFU peak: {peak_source}, TensorBoard: {run.steplog.tensorboard}\n"
+        f"  global batch {cfg.batch_size} ({cfg.accum_steps} accumulation steps of "
+        f"{cfg.batch_size // cfg.accum_steps // rt.world_size} per device), {cfg.epochs} epochs x "
+        f"{run.steps_per_epoch} steps\n{recipe_text(cfg)}"
+    )  # fmt: skip
+
+
+def _finish(summary: dict[str, Any], run: Run, log: MetricsLog, macs: float) -> dict[str, Any]:
+    """The summary of the run, with ``confusion.json``, ``per_class.json`` and ``summary.json`` written by rank 0."""
+    rt, out, classes = run.rt, Path(run.cfg.out), run.data.classes
+    summary.update(metrics=log.rows, checkpoint=str(run.ckpt_path), classes=classes, steps=run.step,
+                   macs_per_image=macs, ranks_identical=_ranks_identical(run.model, rt))  # fmt: skip
     if "confusion" in summary and rt.main:
         cm = summary["confusion"]
-        summary["per_class"] = per_class_report(cm, data.classes)
-        (out / "confusion.json").write_text(json.dumps({"classes": data.classes, "matrix": cm.tolist()}))
+        summary["per_class"] = per_class_report(cm, classes)
+        (out / "confusion.json").write_text(json.dumps({"classes": classes, "matrix": cm.tolist()}))
         (out / "per_class.json").write_text(json.dumps(summary["per_class"], indent=1))
     if rt.main:
         (out / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "confusion"}, indent=1,
