@@ -376,15 +376,6 @@ class SwinTransformer(nn.Module):
         return run_with_cache(self, x, names=names, detach=detach)
 
     # ------------------------------------------------------------------------------------------------- geometry
-    def flops(self, H: int = 224, W: int | None = None) -> int:
-        """The official ``flops()``: total MACs (the paper's "FLOPs") for one ``H x W`` image.
-
-        Kept for parity with the official code; the counting itself lives in :mod:`swin_viz.flops`.
-        """
-        from .flops import count_macs  # counting walks the model from above; the model does not import it
-
-        return count_macs(self, (H, W or H)).total
-
     def stage_info(self, H: int = 224, W: int | None = None) -> list[StageInfo]:
         """:class:`~swin_viz.geometry.StageInfo` of every stage for an ``H x W`` image (:mod:`swin_viz.geometry`)."""
         cfg = self.config

@@ -33,17 +33,10 @@ def _imports(module: str) -> set[str]:
 @pytest.mark.parametrize("module", BUILDING_BLOCKS)
 def test_building_blocks_import_no_counting_and_no_upper_layer(module: str) -> None:
     imported = _imports(module)
-    allowed_lazy = {"model": {".flops"}}  # SwinTransformer.flops(), kept for parity with the official code
-    counting = {n for n in imported if n.endswith("flops") or "flop_counter" in n} - allowed_lazy.get(module, set())
+    counting = {n for n in imported if n.endswith("flops") or "flop_counter" in n}
     assert not counting, f"{module}.py imports counting code: {counting}"
     upper = {n for n in imported if n.lstrip(".").split(".")[0] in ("data", "train", "viz", "labs", "metrics")}
     assert not upper, f"{module}.py imports an upper layer: {upper}"
-
-
-def test_model_imports_flops_only_lazily() -> None:
-    tree = ast.parse((CORE / "model.py").read_text())
-    top = {"." * n.level + (n.module or "") for n in tree.body if isinstance(n, ast.ImportFrom)}
-    assert ".flops" not in top
 
 
 def test_import_swin_viz_needs_no_plotly_matplotlib_or_sklearn() -> None:
@@ -105,7 +98,6 @@ def test_counting_walks_the_stage_geometry() -> None:
     assert report.by_prefix("stage1.block0") == block
     per_window = swin_viz.flops.window_attention_macs(49, 96, 3)
     assert block.matmul - 2 * 50 * 50 * 96 * 384 == per_window.matmul * info.num_windows  # 64 padded windows
-    assert model.flops(200) == report.total
     assert swin_viz.macs_of(model, 200, 200) == report.macs
     assert swin_viz.macs_of(model.stage2, 50, 50) == report.by_prefix("stage2")
 
