@@ -57,7 +57,7 @@ from .images import IMAGES, load_image, normalize
 from .spec import FigureSpec, Panel, Rect, Series
 
 if TYPE_CHECKING:
-    from ..data import ImageSet
+    from ..data.sources import ImageSet
 
 __all__ = [
     "BENCH_CHANGES",
@@ -123,7 +123,7 @@ def trained_weights_label(name: str = DEFAULT_SOURCE) -> str:
 @functools.lru_cache(maxsize=1)
 def digits_val() -> ImageSet:
     """The validation digits the shipped checkpoint never trained on: ``load_digits(size=32, split="val")``."""
-    from ..data import load_digits
+    from ..data.sources import load_digits
 
     return load_digits(size=32, split="val")
 
