@@ -255,4 +255,3 @@ def measure_macs(module: nn.Module, *inputs: torch.Tensor, **kwargs: object) -> 
     if total % 2:
         raise RuntimeError(f"FlopCounterMode returned an odd flop count {total}")
     return total // 2
-

@@ -153,6 +153,32 @@ def violations(graph: dict[str, set[str]]) -> list[str]:
     return bad
 
 
+WEIGHTS_AND_DATA = {"swin_viz.zoo", "swin_viz.pretrained", "swin_viz.data"}
+"""Where models, weights and images come from: an explorer reaches them only through ``swin_viz.viz.sources``."""
+
+
+def explorer_violations(graph: dict[str, set[str]], explorers: set[str]) -> list[str]:
+    """DESIGN.md: explorers get their models and data from one place in viz, not from each other."""
+    bad = []
+    for module in sorted(explorers):
+        for target in sorted(graph[module]):
+            if target in explorers:
+                bad.append(f"explorer {module} imports explorer {target}")
+            elif any(target == w or target.startswith(w + ".") for w in WEIGHTS_AND_DATA):
+                bad.append(f"explorer {module} imports {target} (take models and data from swin_viz.viz.sources)")
+    return bad
+
+
+def explorer_modules(root: Path = ROOT) -> set[str]:
+    """The modules of swin_viz.viz that define an ``*_explorer`` function."""
+    found = set()
+    for path in sorted((root / "swin_viz" / "viz").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        if any(isinstance(n, ast.FunctionDef) and n.name.endswith("_explorer") for n in tree.body):
+            found.add(module_name(path, root))
+    return found
+
+
 def chapter_imports(known: set[str]) -> dict[str, set[str]]:
     """The modules each chapter's code cells import (magics and shell lines dropped), plus any course name."""
     out = {}
@@ -178,6 +204,16 @@ def test_the_library_and_the_course_hold_the_layering() -> None:
     assert "swin_viz.model" in graph["swin_viz.flops"]  # the graph sees imports at all
     assert "swin_viz.data.tasks" in graph["swin_viz.viz.experiments"]  # ...inside functions too
     assert violations(graph) == []
+
+
+def test_explorers_take_models_and_data_from_one_place_not_from_each_other() -> None:
+    graph, explorers = import_graph(), explorer_modules()
+    assert {"swin_viz.viz.attention_maps", "swin_viz.viz.block_path", "swin_viz.viz.receptive_field"} <= explorers
+    assert explorer_violations(graph, explorers) == []
+    for added, expected in (("swin_viz.viz.attention_maps", "explorer swin_viz.viz.block_path imports explorer"),
+                            ("swin_viz.zoo", "explorer swin_viz.viz.block_path imports swin_viz.zoo")):  # fmt: skip
+        broken = {**graph, "swin_viz.viz.block_path": graph["swin_viz.viz.block_path"] | {added}}
+        assert any(v.startswith(expected) for v in explorer_violations(broken, explorers)), added
 
 
 def test_the_chapters_import_the_library_never_the_course() -> None:

@@ -118,20 +118,3 @@ def test_shift_explorer_opens_shifted() -> None:
     assert STATIC_STATES[0]["s"] > 0 and shift_explorer().state["s"] > 0
     assert viz.EXPLORERS["shift"].static().layout.sliders[0].active == 0
 
-
-UNBENCHED_CONTROLS = {"flops": {"measure"}, "attention_maps": {"image"}}
-"""Controls a benchmark replay leaves alone: a measured count and a new image run the model and are timed apart."""
-
-
-@pytest.mark.parametrize("name", list(viz.EXPLORERS))
-def test_bench_changes_redraw_once_each_and_move_every_control(name: str) -> None:
-    """What the widget benchmark replays: each change one redraw, no error, and all of them together touch every
-    control (but the ones timed apart), so a latency number covers the whole explorer."""
-    entry = viz.EXPLORERS[name]
-    ex = entry.explorer()
-    for change in entry.changes:
-        before = len(ex.timings)
-        ex.set(**change)
-        assert len(ex.timings) == before + 1 and "Could not draw" not in ex.message.value, change
-    touched = set().union(*map(set, entry.changes))
-    assert set(ex.controls) - touched == UNBENCHED_CONTROLS.get(name, set())
