@@ -20,8 +20,8 @@ Files, in the order the paper introduces the ideas:
 =========================  ==========================================================================
 """
 
-from .attention import WindowAttention
-from .block import DropPath, Mlp, SwinBlock
+from .attention import AttentionConfig, WindowAttention
+from .block import BlockConfig, DropPath, Mlp, SwinBlock
 from .checkpoints import (
     CheckpointError,
     LoadReport,
@@ -39,6 +39,7 @@ from .hooks import HookPoint, hook_points, hooks, run_with_cache
 from .merging import PatchMerging, merge_patches
 from .model import (
     CONFIGS,
+    StageConfig,
     SwinConfig,
     SwinStage,
     SwinTransformer,
@@ -63,6 +64,8 @@ __version__ = "0.1.0"
 __all__ = [
     "CONFIGS",
     "MASK_VALUE",
+    "AttentionConfig",
+    "BlockConfig",
     "CheckpointError",
     "DropPath",
     "HookPoint",
@@ -73,6 +76,7 @@ __all__ = [
     "PatchEmbed",
     "PatchMerging",
     "RelativePositionBias",
+    "StageConfig",
     "StageInfo",
     "SwinBlock",
     "SwinConfig",

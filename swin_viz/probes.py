@@ -187,10 +187,10 @@ def receptive_field_stacks(
     and ``"not shifted"`` (always 0) -- and the input map ``(1, size, size, RF_DIM)`` they are probed on (float64)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        shifted = [SwinBlock(RF_DIM, RF_HEADS, window, 0 if j % 2 == 0 else window // 2, attn_impl="explicit")
-                   for j in range(depth)]  # fmt: skip
+        shifted = [SwinBlock(RF_DIM, RF_HEADS, window, shift_size=0 if j % 2 == 0 else window // 2,
+                             attn_impl="explicit") for j in range(depth)]  # fmt: skip
         x = torch.randn(1, size, size, RF_DIM, dtype=torch.float64)
-    plain = [SwinBlock(RF_DIM, RF_HEADS, window, 0, attn_impl="explicit") for _ in range(depth)]
+    plain = [SwinBlock(RF_DIM, RF_HEADS, window, shift_size=0, attn_impl="explicit") for _ in range(depth)]
     for p, s in zip(plain, shifted):
         p.load_state_dict(s.state_dict())
     stacks = {"shifted": shifted, "not shifted": plain}
