@@ -50,6 +50,7 @@ __all__ = [
     "SwinStage",
     "SwinTransformer",
     "create_model",
+    "init_weights",
     "model_config",
     "register_config",
     "registered_config",
@@ -267,7 +268,7 @@ class SwinTransformer(nn.Module):
         self.hook_pooled = HookPoint()
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
-        self.apply(_init_weights)
+        self.apply(init_weights)
         self.set_grad_checkpointing(grad_checkpointing)
         hook_points(self)  # give every hook point its dotted name
 
@@ -411,7 +412,7 @@ class SwinTransformer(nn.Module):
         return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in cfg.items())
 
 
-def _init_weights(m: nn.Module) -> None:
+def init_weights(m: nn.Module) -> None:
     """Official initialisation: truncated normal (std 0.02) for linear weights, zero biases, unit LayerNorms."""
     if isinstance(m, nn.Linear):
         nn.init.trunc_normal_(m.weight, std=0.02)

@@ -23,11 +23,9 @@ import torch
 from torch import nn
 
 from .block import SwinBlock
-from .checkpoints import export_state_dict
+from .checkpoints import official_state_dict  # its home; re-exported here, where chapter 8 found it
 from .hooks import hooks
 from .model import SwinTransformer
-from .relative_position import relative_position_index
-from .shift import shifted_window_mask
 
 __all__ = [
     "RF_DEPTH",
@@ -131,31 +129,6 @@ def saved_tensor_bytes(module: nn.Module, *inputs: torch.Tensor) -> int:
     """
     distinct = {s.storage: s.storage_bytes for s in saved_tensors(module, *inputs) if not s.is_parameter}
     return sum(distinct.values())
-
-
-# ============================================================================================ official export
-def official_state_dict(model: SwinTransformer, img_size: int | None = None) -> dict[str, torch.Tensor]:
-    """``model``'s weights as an official Swin checkpoint names them, *with* the derived buffers a real official
-    file also holds (``attn.relative_position_index`` in every block, ``attn_mask`` in shifted ones).
-
-    ``img_size`` (default: 32 for a patch-2 model, else 224) sets the resolutions the masks are built for.
-    """
-    size = img_size or (32 if model.config.patch_size == 2 else 224)
-    derived: dict[str, dict[str, torch.Tensor]] = {}  # bias-table key -> buffers that follow it in the file
-    for shape, stage in zip(model.stage_shapes(size), model.stages):
-        s = shape["index"]
-        for j, block in enumerate(stage.blocks):
-            prefix = f"layers.{s - 1}.blocks.{j}."
-            extra = {prefix + "attn.relative_position_index": relative_position_index(block.window_size)}
-            if j % 2 and shape["shift"] != (0, 0):
-                Hp, Wp = shape["padded"]
-                extra[prefix + "attn_mask"] = shifted_window_mask(Hp, Wp, shape["window"], shape["shift"])
-            derived[prefix + "attn.relative_position_bias_table"] = extra
-    sd: dict[str, torch.Tensor] = {}
-    for key, value in export_state_dict(model, "official").items():
-        sd[key] = value
-        sd.update(derived.get(key, {}))
-    return sd
 
 
 # ============================================================================================ receptive field

@@ -25,7 +25,16 @@ from torch import nn
 from .._validate import check_positive
 from .transforms import RRC_RATIO, RRC_SCALE, normalize
 
-__all__ = ["BatchAugment", "MixupCutmix", "augment_batch", "mixup_cutmix", "parse_randaugment", "pipeline_stages"]
+__all__ = [
+    "BatchAugment",
+    "MixupCutmix",
+    "apply_thetas",
+    "augment_batch",
+    "crop_thetas",
+    "mixup_cutmix",
+    "parse_randaugment",
+    "pipeline_stages",
+]
 
 _CROP_TRIES = 10
 
@@ -89,6 +98,12 @@ def _apply_thetas(x: torch.Tensor, theta: torch.Tensor, out_size: int, mode: str
     grid = F.affine_grid(theta.to(x.dtype), [x.shape[0], x.shape[1], out_size, out_size], align_corners=False)
     out = F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=False)
     return out.clamp_(0.0, 1.0) if mode == "bicubic" else out
+
+
+crop_thetas = _crop_thetas
+"""Public name of the per-sample crop boxes ``(n, 2, 3)`` that the loaders draw (the old private name stays)."""
+apply_thetas = _apply_thetas
+"""Public name of the batched crop: ``(B, C, H, W) -> (B, C, out_size, out_size)``."""
 
 
 def augment_batch(
