@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def tiny_model() -> swin_viz.SwinTransformer:
-    return swin_viz.SwinTransformer(16, (2, 2), (2, 4), window_size=4, num_classes=10)
+    return swin_viz.SwinTransformer(embed_dim=16, depths=(2, 2), num_heads=(2, 4), window_size=4, num_classes=10)
 
 
 def timm_builder(

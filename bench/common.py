@@ -66,7 +66,7 @@ def setup(args: argparse.Namespace) -> tuple[swin_viz.SwinTransformer, torch.Ten
     device = torch.device(args.device)
     torch.manual_seed(0)
     if args.quick:
-        model = swin_viz.SwinTransformer(16, (2, 2), (2, 4), window_size=4, num_classes=10)
+        model = swin_viz.SwinTransformer(embed_dim=16, depths=(2, 2), num_heads=(2, 4), window_size=4, num_classes=10)
         args.batch, args.size, args.repeats, args.warmup = 2, 32, 2, 1
     else:
         model = swin_viz.create_model(args.model)

@@ -64,6 +64,11 @@ SECTIONS = {
         "relative position index, which fills M^4 entries from (2M-1)^2 rows. The learned bias values themselves "
         "come from a model: the live explorer below (in a notebook) shows them.",
     ),
+    "block_path": (
+        "One token through a block",
+        "A token of a validation digit through one block of the shipped small Swin: its channels and their length "
+        "after each step of eq. (3), and where it looked, all read from the block's hook points.",
+    ),
     "merging": (
         "Patch merging",
         "The 2x2 gather in the official order, x0 | x1 | x2 | x3, and the 4C vector of one merged token (odd "

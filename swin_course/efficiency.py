@@ -174,7 +174,9 @@ def _saved_cases() -> list[tuple[str, nn.Module, tuple[torch.Tensor, ...]]]:
     g = torch.Generator().manual_seed(0)
     mlp = nn.Sequential(nn.Linear(8, 32), nn.GELU(), nn.Linear(32, 4))
     block = SwinBlock(16, 2, window_size=4, shift_size=2)
-    small = SwinTransformer(16, (2, 2), (2, 4), window_size=4, num_classes=10, drop_path_rate=0.0)
+    small = SwinTransformer(
+        embed_dim=16, depths=(2, 2), num_heads=(2, 4), window_size=4, num_classes=10, drop_path_rate=0.0
+    )
     small.set_grad_checkpointing(True)
     return [
         ("x * x (one tensor saved twice)", _Square(), (torch.randn(4, 64, generator=g).requires_grad_(),)),

@@ -143,8 +143,8 @@ def check_lr_at(fn: Callable[[int, int, int, float], float]) -> Report:
 # ==================================================================================== exercise 2: weight decay
 def _models() -> list[tuple[str, nn.Module]]:
     small = SwinTransformer(**{**SMALL_MODEL, "num_classes": 10})
-    tiny = SwinTransformer(16, (2, 2), (2, 4), window_size=4, num_classes=5)
-    frozen = SwinTransformer(16, (2, 2), (2, 4), window_size=4, num_classes=5)
+    tiny = SwinTransformer(embed_dim=16, depths=(2, 2), num_heads=(2, 4), window_size=4, num_classes=5)
+    frozen = SwinTransformer(embed_dim=16, depths=(2, 2), num_heads=(2, 4), window_size=4, num_classes=5)
     frozen.patch_embed.requires_grad_(False)
     return [("the book's small Swin", small), ("a two-stage Swin", tiny), ("with a frozen patch embedding", frozen)]
 

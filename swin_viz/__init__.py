@@ -15,13 +15,13 @@ Files, in the order the paper introduces the ideas:
 ``flops.py``               the paper's complexity formulas and one walk over the model counting MACs
 ``hooks.py``               hook points, ``run_with_cache``, ``hooks``
 ``probes.py``              measurements written on the hooks (mask leakage, saved tensors, reach)
-``checkpoints.py``         loading official / timm / torchvision / HuggingFace weights; saving our own
+``checkpoints/``           every checkpoint layout (official / timm / torchvision / HuggingFace), loading, saving
 ``zoo.py``                 ``shared_model``: the one cache of shared, read-only models (random, shipped, meta)
 =========================  ==========================================================================
 """
 
-from .attention import WindowAttention
-from .block import DropPath, Mlp, SwinBlock
+from .attention import AttentionConfig, WindowAttention
+from .block import BlockConfig, DropPath, Mlp, SwinBlock
 from .checkpoints import (
     CheckpointError,
     LoadReport,
@@ -31,6 +31,7 @@ from .checkpoints import (
     load_checkpoint,
     load_state_dict,
     model_from_checkpoint,
+    official_state_dict,
     save_checkpoint,
 )
 from .flops import MacReport, Macs, count_macs, macs_of, measure_macs, omega_msa, omega_wmsa
@@ -39,6 +40,7 @@ from .hooks import HookPoint, hook_points, hooks, run_with_cache
 from .merging import PatchMerging, merge_patches
 from .model import (
     CONFIGS,
+    StageConfig,
     SwinConfig,
     SwinStage,
     SwinTransformer,
@@ -52,7 +54,7 @@ from .model import (
     swin_t,
 )
 from .patches import PatchEmbed, patch_partition
-from .probes import mask_leakage, official_state_dict, reach_counts, saved_tensor_bytes, saved_tensors
+from .probes import mask_leakage, reach_counts, saved_tensor_bytes, saved_tensors
 from .relative_position import RelativePositionBias, relative_offsets, relative_position_index
 from .shift import MASK_VALUE, cyclic_shift, region_labels, reverse_cyclic_shift, shifted_window_mask
 from .windows import effective_window, num_windows, pad_to_window, window_partition, window_reverse
@@ -63,6 +65,8 @@ __version__ = "0.1.0"
 __all__ = [
     "CONFIGS",
     "MASK_VALUE",
+    "AttentionConfig",
+    "BlockConfig",
     "CheckpointError",
     "DropPath",
     "HookPoint",
@@ -73,6 +77,7 @@ __all__ = [
     "PatchEmbed",
     "PatchMerging",
     "RelativePositionBias",
+    "StageConfig",
     "StageInfo",
     "SwinBlock",
     "SwinConfig",

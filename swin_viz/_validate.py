@@ -3,10 +3,14 @@ the constraint, so bad input never reaches a reshape or a division deep inside."
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from numbers import Integral, Real
+from typing import Any, TypeVar
 
 import torch
+
+C = TypeVar("C")
 
 
 def is_int(value: object) -> bool:
@@ -91,3 +95,15 @@ def check_size(H: int, W: int, what: str) -> None:
     for value, axis in ((H, "H"), (W, "W")):
         if not is_int(value) or value < 1:
             raise ValueError(f"{what}: {axis} must be an int >= 1, got {value!r}")
+
+
+def configure(cls: type[C], first: object, positional: dict[str, Any], options: dict[str, Any]) -> C:
+    """A module's frozen config: ``first`` itself when it is a ``cls`` (then nothing else may be given), else a
+    ``cls`` built by keyword from ``first`` (its first field), the ``positional`` fields that were given (``None``:
+    not given, the field's default) and ``options``. An unknown option is a ``TypeError`` naming it."""
+    given = {k: v for k, v in positional.items() if v is not None}
+    if isinstance(first, cls):
+        if given or options:
+            raise TypeError(f"pass a {cls.__name__} or its fields, not both (got {sorted({**given, **options})})")
+        return first
+    return cls(**{dataclasses.fields(cls)[0].name: first}, **given, **options)  # type: ignore[call-arg]

@@ -17,17 +17,37 @@ region mask (:mod:`swin_viz.shift`). Two paths compute the same numbers:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_bool, check_positive, check_rate, pair
+from ._validate import check_bool, check_positive, check_rate, configure, pair
 from .hooks import HookPoint
 from .relative_position import RelativePositionBias
 
-__all__ = ["ATTN_IMPLS", "WindowAttention"]
+__all__ = ["ATTN_IMPLS", "POSITIONS", "AttentionConfig", "WindowAttention"]
 
 ATTN_IMPLS = ("auto", "explicit", "fused")
+POSITIONS = ("relative", "absolute", "none")
+"""Position encodings (paper Table 4): the relative bias table in every attention layer, a learned absolute
+embedding added once after the patch embedding, or none. Attention builds its bias table only for ``"relative"``."""
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """What a :class:`WindowAttention` layer is: its width, heads, window and options (built by keyword)."""
+
+    dim: int
+    num_heads: int
+    window_size: int = 7
+    qkv_bias: bool = True
+    attn_drop: float = 0.0
+    proj_drop: float = 0.0
+    attn_impl: str = "auto"
+    position: str = "relative"
 
 
 class WindowAttention(nn.Module):
@@ -42,19 +62,19 @@ class WindowAttention(nn.Module):
     """
 
     def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        window_size: int = 7,
-        qkv_bias: bool = True,
-        attn_drop: float = 0.0,
-        proj_drop: float = 0.0,
-        attn_impl: str = "auto",
-        relative_position: bool = True,
+        self, dim: int | AttentionConfig, num_heads: int | None = None, window_size: int | None = None, **options: Any
     ) -> None:
+        """``WindowAttention(AttentionConfig(...))``, or its fields: ``WindowAttention(dim, num_heads,
+        window_size=7, qkv_bias=..., attn_drop=..., proj_drop=..., attn_impl=..., position=...)``."""
         super().__init__()
+        config = configure(AttentionConfig, dim, dict(num_heads=num_heads, window_size=window_size), options)
+        self.config = config
+        dim, num_heads, window_size, qkv_bias = config.dim, config.num_heads, config.window_size, config.qkv_bias
+        attn_drop, proj_drop, attn_impl = config.attn_drop, config.proj_drop, config.attn_impl
         check_positive(dim, "dim")
-        check_bool(relative_position, "relative_position")
+        if config.position not in POSITIONS:
+            raise ValueError(f"position must be one of {POSITIONS}, got {config.position!r}")
+        relative_position = config.position == "relative"
         check_positive(num_heads, "num_heads")
         check_positive(window_size, "window_size")
         check_bool(qkv_bias, "qkv_bias")

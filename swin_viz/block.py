@@ -13,16 +13,53 @@ MLP. The map stays channels-last ``(B, H, W, C)`` all the way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
-from ._validate import check_bhwc, check_bool, check_positive, check_positive_number, check_rate, check_shift, pair
-from .attention import WindowAttention
+from ._validate import (
+    check_bhwc,
+    check_bool,
+    check_positive,
+    check_positive_number,
+    check_rate,
+    check_shift,
+    configure,
+    pair,
+)
+from .attention import AttentionConfig, WindowAttention
 from .hooks import HookPoint
 from .shift import cyclic_shift, reverse_cyclic_shift, shifted_window_mask
 from .windows import effective_window, pad_to_window, window_partition, window_reverse
 
-__all__ = ["DropPath", "Mlp", "SwinBlock"]
+__all__ = ["BlockConfig", "DropPath", "Mlp", "SwinBlock"]
+
+
+@dataclass(frozen=True)
+class BlockConfig:
+    """What a :class:`SwinBlock` is: width, heads, window and shift, and the options it hands its attention."""
+
+    dim: int
+    num_heads: int
+    window_size: int = 7
+    shift_size: int = 0
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    drop: float = 0.0
+    attn_drop: float = 0.0
+    drop_path: float = 0.0
+    attn_impl: str = "auto"
+    attn_mask: bool = True
+    position: str = "relative"
+
+    def attention(self) -> AttentionConfig:
+        """The block's attention layer: its projection dropout is the block's ``drop``."""
+        return AttentionConfig(
+            dim=self.dim, num_heads=self.num_heads, window_size=self.window_size, qkv_bias=self.qkv_bias,
+            attn_drop=self.attn_drop, proj_drop=self.drop, attn_impl=self.attn_impl, position=self.position,
+        )  # fmt: skip
 
 
 class DropPath(nn.Module):
@@ -81,21 +118,15 @@ class SwinBlock(nn.Module):
     """
 
     def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        window_size: int = 7,
-        shift_size: int = 0,
-        mlp_ratio: float = 4.0,
-        qkv_bias: bool = True,
-        drop: float = 0.0,
-        attn_drop: float = 0.0,
-        drop_path: float = 0.0,
-        attn_impl: str = "auto",
-        attn_mask: bool = True,
-        relative_position: bool = True,
+        self, dim: int | BlockConfig, num_heads: int | None = None, window_size: int | None = None, **options: Any
     ) -> None:
+        """``SwinBlock(BlockConfig(...))``, or its fields: ``SwinBlock(dim, num_heads, window_size=7,
+        shift_size=0, mlp_ratio=..., drop_path=..., attn_impl=..., attn_mask=..., position=..., ...)``."""
         super().__init__()
+        config = configure(BlockConfig, dim, dict(num_heads=num_heads, window_size=window_size), options)
+        self.config = config
+        dim, num_heads, window_size, shift_size = config.dim, config.num_heads, config.window_size, config.shift_size
+        mlp_ratio, drop, drop_path, attn_mask = config.mlp_ratio, config.drop, config.drop_path, config.attn_mask
         check_positive(dim, "dim")
         check_positive(window_size, "window_size")
         check_bool(attn_mask, "attn_mask")
@@ -115,9 +146,7 @@ class SwinBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.hook_shifted = HookPoint()
         self.hook_windows = HookPoint()
-        self.attn = WindowAttention(
-            dim, num_heads, window_size, qkv_bias, attn_drop, drop, attn_impl, relative_position=relative_position
-        )
+        self.attn = WindowAttention(config.attention())
         self.hook_attn_out = HookPoint()
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim)

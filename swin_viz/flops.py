@@ -11,8 +11,8 @@ Counting walks the model from above: the building blocks know nothing about it. 
 :class:`Macs` of one module -- a ``matmul`` part (linear layers, the two attention matmuls, the patch-embedding
 convolution: exactly half of what ``FlopCounterMode`` measures) and an ``other`` part (LayerNorms, as the
 official code adds them) -- and :func:`count_macs` walks a whole model, stage by stage, with the geometry of
-:mod:`swin_viz.geometry`. ``SwinTransformer.flops()`` returns the official total, for parity with the official
-code.
+:mod:`swin_viz.geometry`. ``count_macs(model, H).total`` is the official ``flops()`` total; the model has no
+``flops()`` method, so counting stays above it (``python -m swin_viz`` prints the table of the four sizes).
 
 Complexity of global and window attention on ``h x w`` tokens with ``C`` channels (paper, eq. 1-2; softmax
 ignored):
@@ -255,20 +255,3 @@ def measure_macs(module: nn.Module, *inputs: torch.Tensor, **kwargs: object) -> 
     if total % 2:
         raise RuntimeError(f"FlopCounterMode returned an odd flop count {total}")
     return total // 2
-
-
-def model_table(img_size: int = 224) -> str:
-    """Parameters and MACs of Swin-T/S/B/L at ``img_size`` (the shared meta-device models: no memory used)."""
-    from .model import CONFIGS
-    from .zoo import shared_model
-
-    lines = [f"{'model':7s} {'params':>12s} {'G MACs':>8s} {'matmul G MACs':>14s} {'GFLOPs (2x matmul)':>19s}"]
-    for name in CONFIGS:
-        model = shared_model(name, weights="meta")
-        params = sum(p.numel() for p in model.parameters())
-        report = count_macs(model, img_size)
-        lines.append(
-            f"{name:7s} {params:12,d} {report.total / 1e9:8.3f} {report.macs.matmul / 1e9:14.4f} "
-            f"{report.macs.flops / 1e9:19.3f}"
-        )
-    return "\n".join(lines)

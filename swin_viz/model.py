@@ -18,17 +18,25 @@ second (shifted) block of stage 1, and ``stage1.block1.attn.hook_probs`` its att
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ._validate import check_bool, check_nonnegative, check_positive, check_positive_number, check_rate, is_int
-from .attention import ATTN_IMPLS
-from .block import SwinBlock
+from ._validate import (
+    check_bool,
+    check_nonnegative,
+    check_positive,
+    check_positive_number,
+    check_rate,
+    configure,
+    is_int,
+)
+from .attention import ATTN_IMPLS, POSITIONS
+from .block import BlockConfig, SwinBlock
 from .geometry import StageInfo, stage_geometry
 from .hooks import HookPoint, hook_points, run_with_cache
 from .merging import PatchMerging
@@ -37,10 +45,12 @@ from .patches import PatchEmbed
 __all__ = [
     "CONFIGS",
     "POSITIONS",
+    "StageConfig",
     "SwinConfig",
     "SwinStage",
     "SwinTransformer",
     "create_model",
+    "init_weights",
     "model_config",
     "register_config",
     "registered_config",
@@ -52,6 +62,36 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class StageConfig:
+    """What a :class:`SwinStage` is: width, depth, heads, window, the width it merges from, its blocks' options."""
+
+    dim: int
+    depth: int
+    num_heads: int
+    window_size: int = 7
+    downsample_from: int | None = None
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    drop: float = 0.0
+    attn_drop: float = 0.0
+    drop_path: Sequence[float] = ()
+    attn_impl: str = "auto"
+    shift: bool = True
+    attn_mask: bool = True
+    position: str = "relative"
+
+    def block(self, j: int) -> BlockConfig:
+        """Block ``j``: regular windows when ``j`` is even; shifted by ``window_size // 2`` when odd (if ``shift``)."""
+        rates = list(self.drop_path) or [0.0] * self.depth
+        return BlockConfig(
+            dim=self.dim, num_heads=self.num_heads, window_size=self.window_size,
+            shift_size=self.window_size // 2 if self.shift and j % 2 == 1 else 0, mlp_ratio=self.mlp_ratio,
+            qkv_bias=self.qkv_bias, drop=self.drop, attn_drop=self.attn_drop, drop_path=rates[j],
+            attn_impl=self.attn_impl, attn_mask=self.attn_mask, position=self.position,
+        )  # fmt: skip
+
+
 class SwinStage(nn.Module):
     """Optional patch merging, then ``depth`` blocks alternating W-MSA / SW-MSA. ``(B, H, W, Cin) -> (B, H', W', C)``.
 
@@ -60,39 +100,25 @@ class SwinStage(nn.Module):
     """
 
     def __init__(
-        self,
-        dim: int,
-        depth: int,
-        num_heads: int,
-        window_size: int = 7,
-        downsample_from: int | None = None,
-        mlp_ratio: float = 4.0,
-        qkv_bias: bool = True,
-        drop: float = 0.0,
-        attn_drop: float = 0.0,
-        drop_path: Sequence[float] = (),
-        attn_impl: str = "auto",
-        shift: bool = True,
-        attn_mask: bool = True,
-        relative_position: bool = True,
+        self, dim: int | StageConfig, depth: int | None = None, num_heads: int | None = None, **options: Any
     ) -> None:
+        """``SwinStage(StageConfig(...))``, or its fields: ``SwinStage(dim, depth, num_heads, window_size=7,
+        downsample_from=None, drop_path=(...one rate per block...), ...)``."""
         super().__init__()
+        config = configure(StageConfig, dim, dict(depth=depth, num_heads=num_heads), options)
+        self.config = config
+        depth = config.depth
         if not is_int(depth) or depth < 1:
             raise ValueError(f"a stage needs depth >= 1 (an int), got {depth!r}")
-        drop_path = list(drop_path) or [0.0] * depth
-        if len(drop_path) != depth:
-            raise ValueError(f"drop_path needs one rate per block ({depth}), got {len(drop_path)}")
-        self.dim = dim
+        if config.drop_path and len(config.drop_path) != depth:
+            raise ValueError(f"drop_path needs one rate per block ({depth}), got {len(config.drop_path)}")
+        self.dim = config.dim
         self.depth = depth
         self.grad_checkpointing = False
-        self.downsample = PatchMerging(downsample_from, dim) if downsample_from is not None else None
+        merge_from = config.downsample_from
+        self.downsample = PatchMerging(merge_from, config.dim) if merge_from is not None else None
         for j in range(depth):
-            block = SwinBlock(
-                dim, num_heads, window_size, shift_size=window_size // 2 if shift and j % 2 == 1 else 0,
-                mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop, attn_drop=attn_drop,
-                drop_path=drop_path[j], attn_impl=attn_impl, attn_mask=attn_mask, relative_position=relative_position,
-            )  # fmt: skip
-            self.add_module(f"block{j}", block)
+            self.add_module(f"block{j}", SwinBlock(config.block(j)))
         self.hook_out = HookPoint()
 
     @property
@@ -139,8 +165,19 @@ class SwinConfig:
     img_size: int = 224
     """Input side the absolute position embedding is made for (used only with ``position="absolute"``)."""
 
+    def stage(self, i: int, attn_impl: str = "auto") -> StageConfig:
+        """Stage ``i`` (from 0): width ``embed_dim * 2**i``, merging from the previous width after the first stage;
+        stochastic depth grows linearly from 0 to ``drop_path_rate`` over all blocks."""
+        total, first = sum(self.depths), sum(self.depths[:i])
+        rates = [self.drop_path_rate * k / max(total - 1, 1) for k in range(total)]
+        return StageConfig(
+            dim=self.embed_dim * 2**i, depth=self.depths[i], num_heads=self.num_heads[i], window_size=self.window_size,
+            downsample_from=self.embed_dim * 2 ** (i - 1) if i > 0 else None, mlp_ratio=self.mlp_ratio,
+            qkv_bias=self.qkv_bias, drop=self.drop_rate, attn_drop=self.attn_drop_rate,
+            drop_path=tuple(rates[first : first + self.depths[i]]), attn_impl=attn_impl, shift=self.shift,
+            attn_mask=self.attn_mask, position=self.position,
+        )  # fmt: skip
 
-POSITIONS = ("relative", "absolute", "none")
 
 CONFIGS: dict[str, SwinConfig] = {
     "swin_t": SwinConfig(96, (2, 2, 6, 2), (3, 6, 12, 24), drop_path_rate=0.2),
@@ -162,27 +199,22 @@ class SwinTransformer(nn.Module):
 
     def __init__(
         self,
-        embed_dim: int = 96,
-        depths: Sequence[int] = (2, 2, 6, 2),
-        num_heads: Sequence[int] = (3, 6, 12, 24),
-        window_size: int = 7,
-        patch_size: int = 4,
-        in_chans: int = 3,
-        num_classes: int = 1000,
-        mlp_ratio: float = 4.0,
-        qkv_bias: bool = True,
-        drop_rate: float = 0.0,
-        attn_drop_rate: float = 0.0,
-        drop_path_rate: float = 0.2,
-        patch_norm: bool = True,
-        shift: bool = True,
-        attn_mask: bool = True,
-        position: str = "relative",
-        img_size: int = 224,
+        config: SwinConfig | None = None,
         attn_impl: str = "auto",
         grad_checkpointing: bool = False,
+        **overrides: Any,
     ) -> None:
+        """``SwinTransformer(config)``; ``overrides`` are :class:`SwinConfig` fields by keyword, replacing the config's
+        (or the defaults', Swin-T's): ``SwinTransformer(embed_dim=32, depths=(2, 2), num_heads=(2, 4))``."""
         super().__init__()
+        if config is not None and not isinstance(config, SwinConfig):
+            raise TypeError(f"SwinTransformer takes a SwinConfig (or its fields by keyword), got {config!r}")
+        cfg = replace(config or SwinConfig(), **overrides)
+        embed_dim, depths, num_heads, window_size = cfg.embed_dim, cfg.depths, cfg.num_heads, cfg.window_size
+        patch_size, in_chans, num_classes, mlp_ratio = cfg.patch_size, cfg.in_chans, cfg.num_classes, cfg.mlp_ratio
+        drop_rate, attn_drop_rate, drop_path_rate = cfg.drop_rate, cfg.attn_drop_rate, cfg.drop_path_rate
+        qkv_bias, patch_norm, shift, attn_mask = cfg.qkv_bias, cfg.patch_norm, cfg.shift, cfg.attn_mask
+        position, img_size = cfg.position, cfg.img_size
         for value, what in ((embed_dim, "embed_dim"), (window_size, "window_size"), (patch_size, "patch_size"),
                             (in_chans, "in_chans")):  # fmt: skip
             check_positive(value, what)
@@ -217,10 +249,7 @@ class SwinTransformer(nn.Module):
             raise ValueError(f"mlp_ratio {mlp_ratio} gives stage 1 an MLP of width int({embed_dim} * {mlp_ratio}) = 0")
         if attn_impl not in ATTN_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}")
-        self.config = SwinConfig(
-            embed_dim, depths, num_heads, window_size, patch_size, in_chans, num_classes, mlp_ratio, qkv_bias,
-            drop_rate, attn_drop_rate, drop_path_rate, patch_norm, shift, attn_mask, position, img_size,
-        )  # fmt: skip
+        self.config = replace(cfg, depths=depths, num_heads=num_heads)
         self.num_stages = len(depths)
         self.num_features = embed_dim * 2 ** (self.num_stages - 1)
         self.num_classes = num_classes
@@ -232,25 +261,14 @@ class SwinTransformer(nn.Module):
             self.absolute_pos_embed = nn.Parameter(torch.zeros(1, grid, grid, embed_dim))
             nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
         self.pos_drop = nn.Dropout(drop_rate)
-        # Stochastic depth grows linearly from 0 to drop_path_rate over all blocks.
-        total = sum(depths)
-        rates = [drop_path_rate * k / max(total - 1, 1) for k in range(total)]
-        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
-            first = sum(depths[:i])
-            stage = SwinStage(
-                embed_dim * 2**i, depth, heads, window_size,
-                downsample_from=embed_dim * 2 ** (i - 1) if i > 0 else None,
-                mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
-                drop_path=rates[first : first + depth], attn_impl=attn_impl, shift=shift, attn_mask=attn_mask,
-                relative_position=position == "relative",
-            )  # fmt: skip
-            self.add_module(f"stage{i + 1}", stage)
+        for i in range(self.num_stages):
+            self.add_module(f"stage{i + 1}", SwinStage(self.config.stage(i, attn_impl)))
         self.norm = nn.LayerNorm(self.num_features)
         self.hook_normed = HookPoint()
         self.hook_pooled = HookPoint()
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
-        self.apply(_init_weights)
+        self.apply(init_weights)
         self.set_grad_checkpointing(grad_checkpointing)
         hook_points(self)  # give every hook point its dotted name
 
@@ -376,15 +394,6 @@ class SwinTransformer(nn.Module):
         return run_with_cache(self, x, names=names, detach=detach)
 
     # ------------------------------------------------------------------------------------------------- geometry
-    def flops(self, H: int = 224, W: int | None = None) -> int:
-        """The official ``flops()``: total MACs (the paper's "FLOPs") for one ``H x W`` image.
-
-        Kept for parity with the official code; the counting itself lives in :mod:`swin_viz.flops`.
-        """
-        from .flops import count_macs  # counting walks the model from above; the model does not import it
-
-        return count_macs(self, (H, W or H)).total
-
     def stage_info(self, H: int = 224, W: int | None = None) -> list[StageInfo]:
         """:class:`~swin_viz.geometry.StageInfo` of every stage for an ``H x W`` image (:mod:`swin_viz.geometry`)."""
         cfg = self.config
@@ -403,7 +412,7 @@ class SwinTransformer(nn.Module):
         return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in cfg.items())
 
 
-def _init_weights(m: nn.Module) -> None:
+def init_weights(m: nn.Module) -> None:
     """Official initialisation: truncated normal (std 0.02) for linear weights, zero biases, unit LayerNorms."""
     if isinstance(m, nn.Linear):
         nn.init.trunc_normal_(m.weight, std=0.02)
@@ -443,7 +452,7 @@ def model_config(name: str, **overrides: object) -> dict[str, object]:
     """The keyword arguments of a registered model, with ``overrides``: ``SwinTransformer(**model_config(name))``."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {registered_models()}")
-    unknown = set(overrides) - set(inspect.signature(SwinTransformer).parameters)
+    unknown = set(overrides) - {f.name for f in fields(SwinConfig)} - {"attn_impl", "grad_checkpointing"}
     if unknown:
         raise ValueError(f"unknown SwinTransformer argument(s) {sorted(unknown)} for model {name!r}")
     kwargs = asdict(_REGISTRY[name])

@@ -23,11 +23,9 @@ import torch
 from torch import nn
 
 from .block import SwinBlock
-from .checkpoints import export_state_dict
+from .checkpoints import official_state_dict  # its home; re-exported here, where chapter 8 found it
 from .hooks import hooks
 from .model import SwinTransformer
-from .relative_position import relative_position_index
-from .shift import shifted_window_mask
 
 __all__ = [
     "RF_DEPTH",
@@ -133,31 +131,6 @@ def saved_tensor_bytes(module: nn.Module, *inputs: torch.Tensor) -> int:
     return sum(distinct.values())
 
 
-# ============================================================================================ official export
-def official_state_dict(model: SwinTransformer, img_size: int | None = None) -> dict[str, torch.Tensor]:
-    """``model``'s weights as an official Swin checkpoint names them, *with* the derived buffers a real official
-    file also holds (``attn.relative_position_index`` in every block, ``attn_mask`` in shifted ones).
-
-    ``img_size`` (default: 32 for a patch-2 model, else 224) sets the resolutions the masks are built for.
-    """
-    size = img_size or (32 if model.config.patch_size == 2 else 224)
-    derived: dict[str, dict[str, torch.Tensor]] = {}  # bias-table key -> buffers that follow it in the file
-    for shape, stage in zip(model.stage_shapes(size), model.stages):
-        s = shape["index"]
-        for j, block in enumerate(stage.blocks):
-            prefix = f"layers.{s - 1}.blocks.{j}."
-            extra = {prefix + "attn.relative_position_index": relative_position_index(block.window_size)}
-            if j % 2 and shape["shift"] != (0, 0):
-                Hp, Wp = shape["padded"]
-                extra[prefix + "attn_mask"] = shifted_window_mask(Hp, Wp, shape["window"], shape["shift"])
-            derived[prefix + "attn.relative_position_bias_table"] = extra
-    sd: dict[str, torch.Tensor] = {}
-    for key, value in export_state_dict(model, "official").items():
-        sd[key] = value
-        sd.update(derived.get(key, {}))
-    return sd
-
-
 # ============================================================================================ receptive field
 RF_SIZE = 28
 RF_WINDOW = 7
@@ -187,10 +160,10 @@ def receptive_field_stacks(
     and ``"not shifted"`` (always 0) -- and the input map ``(1, size, size, RF_DIM)`` they are probed on (float64)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        shifted = [SwinBlock(RF_DIM, RF_HEADS, window, 0 if j % 2 == 0 else window // 2, attn_impl="explicit")
-                   for j in range(depth)]  # fmt: skip
+        shifted = [SwinBlock(RF_DIM, RF_HEADS, window, shift_size=0 if j % 2 == 0 else window // 2,
+                             attn_impl="explicit") for j in range(depth)]  # fmt: skip
         x = torch.randn(1, size, size, RF_DIM, dtype=torch.float64)
-    plain = [SwinBlock(RF_DIM, RF_HEADS, window, 0, attn_impl="explicit") for _ in range(depth)]
+    plain = [SwinBlock(RF_DIM, RF_HEADS, window, shift_size=0, attn_impl="explicit") for _ in range(depth)]
     for p, s in zip(plain, shifted):
         p.load_state_dict(s.state_dict())
     stacks = {"shifted": shifted, "not shifted": plain}

@@ -83,7 +83,7 @@ SIZES = [
     ("SwinBlock channels", lambda: SwinBlock(16, 2, 4)(T(1, 8, 8, 12)), E, "expects C=16 channels"),
     ("SwinBlock 3-d", lambda: SwinBlock(16, 2, 4)(T(8, 8, 16)), E, r"\(B, H, W, C\) feature map"),
     ("SwinBlock H=0", lambda: SwinBlock(16, 2, 4)(T(1, 0, 8, 16)), E, "H, W, C >= 1"),
-    ("SwinStage channels", lambda: SwinStage(16, 2, 2, 4)(T(1, 8, 8, 8)), E, "expects C=16"),
+    ("SwinStage channels", lambda: SwinStage(16, 2, 2, window_size=4)(T(1, 8, 8, 8)), E, "expects C=16"),
     ("attention wrong C", lambda: WindowAttention(16, 2, 4)(T(2, 16, 8)), E, r"expects windows \(B\*nW, N, 16\)"),
     ("attention 4-d", lambda: WindowAttention(16, 2, 4)(T(2, 4, 4, 16)), E, r"expects windows \(B\*nW, N, 16\)"),
     ("attention N vs window", lambda: WindowAttention(16, 2, 4)(T(2, 9, 16)), E, "has 16 tokens but the input has N=9"),

@@ -97,7 +97,7 @@ def test_ratio_rows_with_a_stand_in_timm(monkeypatch: pytest.MonkeyPatch, capsys
 
     def tiny(drop_path_rate: float = 0.2) -> torch.nn.Module:
         return swin_viz.SwinTransformer(
-            16, (2, 2), (2, 4), window_size=4, num_classes=10, drop_path_rate=drop_path_rate
+            embed_dim=16, depths=(2, 2), num_heads=(2, 4), window_size=4, num_classes=10, drop_path_rate=drop_path_rate
         )
 
     calls = []

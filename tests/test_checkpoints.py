@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import swin_viz
-from swin_viz import SwinTransformer
+from swin_viz import SwinConfig, SwinTransformer
 from swin_viz.checkpoints import LAYOUTS, detect_layout, export_state_dict, layout_names
 
 
@@ -72,7 +72,7 @@ def test_huggingface_logits_match(size: int, window: int) -> None:
     hf = _hf_swin(image_size=size, embed_dim=24, depths=[2, 2, 2], num_heads=[2, 4, 8], window_size=window,
                   num_labels=11)  # fmt: skip
     _scramble(hf)
-    ours = SwinTransformer(24, (2, 2, 2), (2, 4, 8), window_size=window, num_classes=11).eval()
+    ours = SwinTransformer(SwinConfig(24, (2, 2, 2), (2, 4, 8), window_size=window, num_classes=11)).eval()
     report = swin_viz.load_state_dict(ours, hf.state_dict())
     assert report.ok and report.layout in ("hf", "hf5")
     x = torch.randn(2, 3, size, size)

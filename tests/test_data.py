@@ -25,7 +25,7 @@ from swin_viz.data import (
     mixup_cutmix,
     normalize,
 )
-from swin_viz.data.augment import _crop_thetas
+from swin_viz.data.augment import crop_thetas
 
 # ------------------------------------------------------------------------------------------------- digits
 
@@ -343,14 +343,14 @@ def test_augment_batch_flips() -> None:
 
 def test_crop_parameters_respect_scale_and_ratio() -> None:
     g = torch.Generator().manual_seed(0)
-    th = _crop_thetas(2000, 16, 16, g, torch.device("cpu"), (0.35, 1.0), (3 / 4, 4 / 3), True)
+    th = crop_thetas(2000, 16, 16, g, torch.device("cpu"), (0.35, 1.0), (3 / 4, 4 / 3), True)
     w, h = th[:, 0, 0].abs(), th[:, 1, 1]
     area, aspect = w * h, w / h
     assert (area >= 0.35 - 1e-6).all() and (area <= 1 + 1e-6).all()
     assert (aspect >= 3 / 4 - 1e-6).all() and (aspect <= 4 / 3 + 1e-6).all()
     assert ((th[:, 0, 2].abs() + w) <= 1 + 1e-6).all() and ((th[:, 1, 2].abs() + h) <= 1 + 1e-6).all()
     assert 0.4 < (th[:, 0, 0] < 0).float().mean() < 0.6
-    fixed = _crop_thetas(100, 16, 32, g, torch.device("cpu"), (0.25, 0.25), (1, 1), False)
+    fixed = crop_thetas(100, 16, 32, g, torch.device("cpu"), (0.25, 0.25), (1, 1), False)
     # A quarter of the area with square pixels: width fraction 0.5 * sqrt(H / W), height 0.5 * sqrt(W / H).
     torch.testing.assert_close(fixed[:, 0, 0], torch.full((100,), 0.5 * math.sqrt(0.5)))
     torch.testing.assert_close(fixed[:, 1, 1], torch.full((100,), 0.5 * math.sqrt(2)))

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import swin_viz
 import swin_viz.data as D
-from swin_viz.data.augment import _crop_thetas
+from swin_viz.data.augment import crop_thetas
 from swin_viz.data.shards import ShardLoader, write_shards
 from swin_viz.data.tasks import COLOURS, MARK, TASKS, load_task
 from swin_viz.data.transforms import decode_rgb, eval_crop, random_resized_crop_box, sample_rng, train_crop
@@ -191,7 +191,7 @@ def test_random_resized_crop_box_fits_and_respects_scale_and_ratio(width: int, h
        flip=st.booleans())  # fmt: skip
 def test_crop_thetas_respect_scale_ratio_or_fall_back_to_the_centre(n, H, W, seed, sr, flip) -> None:
     scale, ratio = sr
-    theta = _crop_thetas(n, H, W, torch.Generator().manual_seed(seed), torch.device("cpu"), scale, ratio, flip)
+    theta = crop_thetas(n, H, W, torch.Generator().manual_seed(seed), torch.device("cpu"), scale, ratio, flip)
     assert theta.shape == (n, 2, 3) and torch.isfinite(theta).all()
     assert (theta[:, 0, 1] == 0).all() and (theta[:, 1, 0] == 0).all()
     wf, hf, cx, cy = theta[:, 0, 0].abs(), theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2]

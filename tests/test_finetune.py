@@ -65,7 +65,7 @@ def test_transformers_own_swin_goes_under_a_new_head_at_another_window() -> None
     config = transformers.SwinConfig(image_size=64, embed_dim=24, depths=[2, 2, 2], num_heads=[2, 4, 8],
                                      window_size=4, num_labels=11)  # fmt: skip
     hf = transformers.SwinForImageClassification(config).eval()
-    model = swin_viz.SwinTransformer(24, (2, 2, 2), (2, 4, 8), window_size=8, num_classes=3)
+    model = swin_viz.SwinTransformer(embed_dim=24, depths=(2, 2, 2), num_heads=(2, 4, 8), window_size=8, num_classes=3)
     report = FT.init_from_checkpoint(model, hf.state_dict())
     assert report.layout in ("hf", "hf5") and report.arch is not None and report.arch.num_classes == 11
     assert [n for n, _ in report.head_dropped] == ["classifier.weight", "classifier.bias"]

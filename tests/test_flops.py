@@ -17,19 +17,36 @@ def test_model_totals_match_the_paper(name: str) -> None:
     report = swin_viz.count_macs(model, 224)
     assert report.total / 1e9 == pytest.approx(OFFICIAL_GMACS[name], rel=0.005)
     assert report.macs.matmul / 1e9 == pytest.approx(MEASURED_GMACS[name], abs=5e-5)
-    assert model.flops(224) == report.total
+
+
+def test_python_m_swin_viz_prints_the_papers_table() -> None:
+    """``python -m swin_viz`` (the one caller of the table) in a fresh process: one row per size, the paper's MACs."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "swin_viz", "224"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[1:]}
+    assert list(rows) == ["swin_t", "swin_s", "swin_b", "swin_l"]
+    for name, gmacs in OFFICIAL_GMACS.items():
+        assert float(rows[name][2]) == pytest.approx(gmacs, rel=0.005)
+    assert rows["swin_t"][1] == "28,288,354"
 
 
 def test_analytic_counts_equal_flop_counter_for_every_module() -> None:
     torch.manual_seed(0)
+
+    def block(shift: int) -> SwinBlock:
+        return SwinBlock(48, 3, 7, shift_size=shift, attn_impl="explicit")
+
     cases = [
         (PatchEmbed(4, 3, 96), torch.randn(1, 3, 64, 48), lambda m: macs_of(m, 64, 48)),
         (PatchMerging(32), torch.randn(2, 14, 10, 32), lambda m: macs_of(m, 14, 10) * 2),
         (PatchMerging(32), torch.randn(1, 7, 9, 32), lambda m: macs_of(m, 7, 9)),  # odd sides are padded
-        (SwinBlock(48, 3, 7, 0, attn_impl="explicit"), torch.randn(1, 14, 14, 48), lambda m: macs_of(m, 14, 14)),
-        (SwinBlock(48, 3, 7, 3, attn_impl="explicit"), torch.randn(2, 14, 21, 48), lambda m: macs_of(m, 14, 21) * 2),
-        (SwinBlock(48, 3, 7, 3, attn_impl="explicit"), torch.randn(1, 10, 12, 48), lambda m: macs_of(m, 10, 12)),
-        (SwinBlock(48, 3, 7, 3, attn_impl="explicit"), torch.randn(1, 5, 6, 48), lambda m: macs_of(m, 5, 6)),
+        (block(0), torch.randn(1, 14, 14, 48), lambda m: macs_of(m, 14, 14)),
+        (block(3), torch.randn(2, 14, 21, 48), lambda m: macs_of(m, 14, 21) * 2),
+        (block(3), torch.randn(1, 10, 12, 48), lambda m: macs_of(m, 10, 12)),
+        (block(3), torch.randn(1, 5, 6, 48), lambda m: macs_of(m, 5, 6)),
     ]
     for module, x, analytic in cases:
         assert measure_macs(module.eval(), x) == analytic(module).matmul, type(module).__name__

@@ -82,7 +82,7 @@ def test_block_slips_and_the_library_are_caught(solution) -> None:
     class Library(nn.Module):
         def __init__(self, dim, num_heads, window_size, shift_size):
             super().__init__()
-            self.inner = swin_viz.SwinBlock(dim, num_heads, window_size, shift_size)
+            self.inner = swin_viz.SwinBlock(dim, num_heads, window_size, shift_size=shift_size)
 
     assert "the library's own SwinBlock" in reasons(check_swin_block(Library))
 

@@ -1,10 +1,12 @@
-"""The core's shape: what it imports, where counting lives, and one home for configs and stage geometry."""
+"""The core's shape: what it needs installed, one home for configs and stage geometry (its imports: test_layering)."""
 
 from __future__ import annotations
 
 import ast
+import inspect
 import subprocess
 import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -12,38 +14,6 @@ import torch
 
 import swin_viz
 from swin_viz import StageInfo
-
-CORE = Path(swin_viz.__file__).parent
-BUILDING_BLOCKS = ["patches", "windows", "shift", "relative_position", "attention", "block", "merging", "model",
-                   "geometry", "hooks", "_validate"]  # fmt: skip
-
-
-def _imports(module: str) -> set[str]:
-    """Every module a core file imports, at any depth of the file (lazy imports inside functions included)."""
-    tree = ast.parse((CORE / f"{module}.py").read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            names.add("." * node.level + (node.module or ""))
-        elif isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-    return names
-
-
-@pytest.mark.parametrize("module", BUILDING_BLOCKS)
-def test_building_blocks_import_no_counting_and_no_upper_layer(module: str) -> None:
-    imported = _imports(module)
-    allowed_lazy = {"model": {".flops"}}  # SwinTransformer.flops(), kept for parity with the official code
-    counting = {n for n in imported if n.endswith("flops") or "flop_counter" in n} - allowed_lazy.get(module, set())
-    assert not counting, f"{module}.py imports counting code: {counting}"
-    upper = {n for n in imported if n.lstrip(".").split(".")[0] in ("data", "train", "viz", "labs", "metrics")}
-    assert not upper, f"{module}.py imports an upper layer: {upper}"
-
-
-def test_model_imports_flops_only_lazily() -> None:
-    tree = ast.parse((CORE / "model.py").read_text())
-    top = {"." * n.level + (n.module or "") for n in tree.body if isinstance(n, ast.ImportFrom)}
-    assert ".flops" not in top
 
 
 def test_import_swin_viz_needs_no_plotly_matplotlib_or_sklearn() -> None:
@@ -105,7 +75,6 @@ def test_counting_walks_the_stage_geometry() -> None:
     assert report.by_prefix("stage1.block0") == block
     per_window = swin_viz.flops.window_attention_macs(49, 96, 3)
     assert block.matmul - 2 * 50 * 50 * 96 * 384 == per_window.matmul * info.num_windows  # 64 padded windows
-    assert model.flops(200) == report.total
     assert swin_viz.macs_of(model, 200, 200) == report.macs
     assert swin_viz.macs_of(model.stage2, 50, 50) == report.by_prefix("stage2")
 
@@ -126,3 +95,57 @@ def test_forward_intermediates_in_timms_sense(make_tiny) -> None:
     torch.testing.assert_close(last_two[1], model.forward_features(x).permute(0, 3, 1, 2))  # norm on the last one
     early, first = model.forward_intermediates(x, indices=[0], stop_early=True)
     assert early.shape == (2, 16, 12, 16) and torch.equal(early.permute(0, 3, 1, 2), first[0])
+
+
+@pytest.mark.parametrize(
+    "cls", [swin_viz.SwinTransformer, swin_viz.SwinStage, swin_viz.SwinBlock, swin_viz.WindowAttention]
+)
+def test_each_constructor_takes_at_most_four_arguments(cls: type) -> None:
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert len(params) <= 4, [p.name for p in params]
+    assert "Config" in str(params[0].annotation), params[0]  # the first argument is its config
+
+
+def test_the_model_builds_its_parts_from_one_config_by_keyword() -> None:
+    """model.py and block.py hand each part its config (one argument), never options by position."""
+    parts = {"SwinStage", "SwinBlock", "WindowAttention"}
+    for name in ("model", "block"):
+        tree = ast.parse((Path(swin_viz.__file__).parent / f"{name}.py").read_text())
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) in parts]
+        assert calls, name
+        for call in calls:
+            assert len(call.args) == 1 and not call.keywords, ast.unparse(call)
+            assert isinstance(call.args[0], ast.Call) and ast.unparse(call.args[0].func).endswith(
+                (".stage", ".block", ".attention")
+            ), ast.unparse(call)
+
+
+def test_one_config_goes_down_to_every_part_with_position_a_choice() -> None:
+    cfg = swin_viz.SwinConfig(16, (2, 2), (2, 4), window_size=4, position="none", attn_mask=False, drop_path_rate=0.1)
+    model = swin_viz.SwinTransformer(cfg, attn_impl="explicit")
+    assert model.config == cfg
+    stage, block = model.stage2, model.stage2.block1
+    assert stage.config == cfg.stage(1, "explicit") and stage.config.downsample_from == 16
+    assert block.config == stage.config.block(1) and block.attn.config == block.config.attention()
+    assert (block.config.shift_size, block.config.position, block.attn.config.position) == (2, "none", "none")
+    assert block.config.drop_path == pytest.approx(0.1) and not block.use_attn_mask
+    assert all(b.attn.relative_bias is None for s in model.stages for b in s.blocks)
+    relative = swin_viz.SwinTransformer(replace(cfg, position="relative"))
+    assert all(b.attn.relative_bias is not None for s in relative.stages for b in s.blocks)
+    # the same model from the config and from its fields by keyword
+    torch.manual_seed(0)
+    a = swin_viz.SwinTransformer(cfg)
+    torch.manual_seed(0)
+    b = swin_viz.SwinTransformer(**asdict(cfg))
+    assert a.config == b.config and all(
+        torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values())
+    )
+    # a part from its config or from its fields: the same part; both at once is refused
+    attn = swin_viz.WindowAttention(16, 2, window_size=4, position="absolute")
+    assert attn.config == swin_viz.attention.AttentionConfig(dim=16, num_heads=2, window_size=4, position="absolute")
+    with pytest.raises(TypeError, match="not both"):
+        swin_viz.WindowAttention(attn.config, num_heads=2)
+    with pytest.raises(TypeError, match="relative_position"):
+        swin_viz.SwinBlock(16, 2, relative_position=False)  # the old bool is gone: position is the one choice
+    with pytest.raises(ValueError, match="position must be one of"):
+        swin_viz.SwinBlock(16, 2, position="learned")

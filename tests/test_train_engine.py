@@ -150,7 +150,12 @@ def test_train_streams_a_folder_and_says_so(tmp_path: Path, capsys: pytest.Captu
     summary = train(engine_config(tmp_path / "run", data="folder", data_root=str(tmp_path / "data"), loader="stream",
                                   workers=0, image_size=32, batch_size=6, epochs=1))  # fmt: skip
     assert "streaming, 0 workers per rank" in capsys.readouterr().out
-    assert summary["metrics"][0]["val_top1"] >= 0 and summary["data"].startswith("image folder")
+    assert summary["data"].startswith("image folder")
+    # top-1 is a share of the 18 validation images (6 per colour): a whole number of them; 3 classes: top-5 is all
+    row, n_val = summary["metrics"][0], 6 * len(COLORS)
+    hits = row["val_top1"] * n_val / 100
+    assert 0 <= round(hits) <= n_val and hits == pytest.approx(round(hits), abs=1e-9)
+    assert row["val_top5"] == 100
 
 
 # ================================================================================================ the recipe

@@ -7,29 +7,28 @@ import torch
 import swin_viz
 from swin_viz import data
 from swin_viz.pretrained import load_pretrained
+from swin_viz.probes import reach_counts, receptive_field_stacks
 from swin_viz.viz import IMAGES, load_image, normalize, to_matplotlib, to_plotly
+from swin_viz.viz.attention_cache import cache_for as _cache_for
+from swin_viz.viz.attention_cache import pick_images
 from swin_viz.viz.attention_maps import (
     BENCH_CHANGES,
-    RECEPTIVE_FIELD_BENCH_CHANGES,
-    RECEPTIVE_FIELD_STATIC_STATES,
     STATIC_DISPLAY,
     STATIC_STATES,
-    _cache_for,
     attention_maps_clamp,
     attention_maps_explorer,
     attention_maps_spec,
     attention_maps_static,
-    default_model,
-    digits_val,
-    pick_images,
-    reach_counts,
-    receptive_field_explorer,
-    receptive_field_spec,
-    receptive_field_stacks,
-    receptive_field_static,
-    trained_model,
 )
 from swin_viz.viz.explorer import torch_threads
+from swin_viz.viz.receptive_field import (
+    RECEPTIVE_FIELD_BENCH_CHANGES,
+    RECEPTIVE_FIELD_STATIC_STATES,
+    receptive_field_explorer,
+    receptive_field_spec,
+    receptive_field_static,
+)
+from swin_viz.viz.sources import default_model, digits_val, trained_model
 
 HEAT = 6  # trace index of the attention heatmap: the image panel draws an image and 5 overlay traces first
 NAME = re.compile(r"digit (\d) \(val #(\d+)\)")

@@ -131,16 +131,45 @@ def test_plotly_dict_is_fast_to_validate() -> None:
     assert d["layout"]["xaxis"]["title"]["text"] == "column"
 
 
+UNBENCHED_CONTROLS = {"flops": {"measure"}, "attention_maps": {"image"}}
+"""Controls a benchmark replay leaves alone: a measured count and a new image run the model and are timed apart."""
+
+
 @pytest.mark.parametrize("name", list(EXPLORERS))
 def test_every_registered_explorer_replays_its_changes_without_errors(name: str) -> None:
-    """Every explorer in the registry (what the gallery and the benchmark use): each benchmark change draws."""
+    """Every explorer in the registry (what the gallery and the benchmark use): each benchmark change draws once,
+    and the changes together touch every control (but the ones timed apart), so a latency covers the explorer."""
     entry = EXPLORERS[name]
     ex = entry.explorer()
     for change in entry.changes:
+        before = len(ex.timings)
         ex.set(**change)
         assert "Could not draw" not in ex.message.value, (name, change, ex.message.value)
-    assert len(ex.timings) == len(entry.changes)
+        assert len(ex.timings) == before + 1, (name, change)
+    touched = set().union(*map(set, entry.changes))
+    assert set(ex.controls) - touched == UNBENCHED_CONTROLS.get(name, set())
     assert len(entry.static().layout.sliders[0].steps) >= 2
+
+
+def test_every_explorer_is_registered() -> None:
+    """Each ``*_explorer`` a module of swin_viz.viz defines is in EXPLORERS, with its module's static twin."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import swin_viz.viz as viz
+
+    found = {}
+    for info in pkgutil.iter_modules(viz.__path__):
+        module = importlib.import_module(f"swin_viz.viz.{info.name}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if name.endswith("_explorer") and fn.__module__ == module.__name__:
+                found[name] = fn
+    assert len(found) >= 11
+    registered = {entry.explorer for entry in EXPLORERS.values()}
+    assert sorted(name for name, fn in found.items() if fn not in registered) == []
+    for key, entry in EXPLORERS.items():
+        assert entry.explorer.__module__ == entry.static.__module__, key
 
 
 def test_panel_domains_stay_inside_the_figure_for_every_grid() -> None:

@@ -14,6 +14,7 @@ import swin_viz
 from swin_viz.checkpoints import export_state_dict
 from swin_viz.pretrained import IMAGENET_ENV
 from swin_viz.viz import real_weights
+from swin_viz.viz.relative_position import STATIC_STATES
 
 
 def test_without_weights_the_page_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,6 +45,13 @@ def test_with_weights_the_figures_draw_the_model(monkeypatch: pytest.MonkeyPatch
     fig = real_weights.receptive_field_figure(model)
     assert len([t for t in fig.data if t.type == "heatmap"]) == 2
     assert real_weights.WEIGHTS_LABEL in fig.layout.title.subtitle.text
-    assert len(real_weights.relative_bias_figure(model).data) > 0
+    # the bias panel of each step is the loaded model's stage1.block0 table, gathered for that query and head
+    steps = real_weights.relative_bias_figure(model).layout.sliders[0].steps
+    assert len(steps) == len(STATIC_STATES)
+    for step, state in zip(steps, STATIC_STATES):
+        M, query, head = state["M"], state["query"], state["head"]
+        with torch.no_grad():
+            bias = model.stage1.block0.attn.relative_bias((M, M))[head, query].reshape(M, M).numpy()
+        np.testing.assert_allclose([np.asarray(t) for t in step.args[0]["z"] if t is not None][2], bias, rtol=1e-6)
     assert len(real_weights.attention_maps_figure(model).layout.sliders[0].steps) == 4
     real_weights._load.cache_clear()

@@ -117,3 +117,4 @@ def test_shift_explorer_opens_shifted() -> None:
 
     assert STATIC_STATES[0]["s"] > 0 and shift_explorer().state["s"] > 0
     assert viz.EXPLORERS["shift"].static().layout.sliders[0].active == 0
+

@@ -190,13 +190,15 @@ def test_a_private_copy_leaves_the_shared_model_alone() -> None:
 def test_the_figures_labs_and_checks_borrow_the_one_model() -> None:
     from swin_course import capstone, merging
     from swin_course.model import lab_model
-    from swin_viz.viz import attention_maps, flops
+    from swin_viz.viz import flops, sources
 
     shipped = shared_model("digits-small", weights="pretrained")
     assert lab_model() is shipped
-    model, info = attention_maps.trained_model()
+    model, info = sources.trained_model()
     assert model is shipped and info == pretrained_info("digits-small")
-    assert attention_maps.default_model() is shared_model("demo")
+    assert sources.resolve_source().model is shipped
+    assert sources.resolve_source("random").model is sources.default_model()
+    assert sources.default_model() is shared_model("demo")
     assert capstone.reference_model() is shared_model("swin_t")
     assert merging._swin_t_meta() is shared_model("swin_t", weights="meta")
     for name in ("swin_t", "swin_b"):

@@ -26,12 +26,20 @@ from .._validate import check_positive
 from .rand_augment import RandAugment, RandomErasing, parse_randaugment
 from .transforms import RRC_RATIO, RRC_SCALE, normalize
 
-__all__ = ["MixupCutmix", "augment_batch", "mixup_cutmix", "parse_randaugment", "pipeline_stages"]
+__all__ = [
+    "MixupCutmix",
+    "apply_thetas",
+    "augment_batch",
+    "crop_thetas",
+    "mixup_cutmix",
+    "parse_randaugment",
+    "pipeline_stages",
+]
 
 _CROP_TRIES = 10
 
 
-def _crop_thetas(
+def crop_thetas(
     n: int,
     H: int,
     W: int,
@@ -85,7 +93,7 @@ def _crop_thetas(
 
 
 
-def _apply_thetas(x: torch.Tensor, theta: torch.Tensor, out_size: int, mode: str = "bicubic") -> torch.Tensor:
+def apply_thetas(x: torch.Tensor, theta: torch.Tensor, out_size: int, mode: str = "bicubic") -> torch.Tensor:
     """``(B, C, H, W)`` float -> ``(B, C, out_size, out_size)``: ``grid_sample`` of each sample's box."""
     grid = F.affine_grid(theta.to(x.dtype), [x.shape[0], x.shape[1], out_size, out_size], align_corners=False)
     out = F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=False)
@@ -113,8 +121,8 @@ def augment_batch(
     """
     if x.dim() != 4 or not x.is_floating_point():
         raise ValueError(f"augment_batch expects a float (B, C, H, W) batch, got {tuple(x.shape)} {x.dtype}")
-    theta = _crop_thetas(x.shape[0], x.shape[-2], x.shape[-1], generator, x.device, scale, ratio, flip)
-    return _apply_thetas(x, theta, out_size, mode)
+    theta = crop_thetas(x.shape[0], x.shape[-2], x.shape[-1], generator, x.device, scale, ratio, flip)
+    return apply_thetas(x, theta, out_size, mode)
 
 
 # ------------------------------------------------------------------------------------------- mixup / cutmix

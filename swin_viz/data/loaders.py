@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .._validate import check_nonnegative, check_positive, is_int
-from .augment import _apply_thetas, _crop_thetas
+from .augment import apply_thetas, crop_thetas
 from .rand_augment import RandAugment
 from .sources import FolderIndex, ImageSet, eval_view
 from .transforms import RRC_RATIO, RRC_SCALE, decode_rgb, normalize, sample_rng, train_crop
@@ -225,9 +225,9 @@ class DeviceLoader(EpochLoader):
             idx = idx.to(self.device)
             x = self.images.index_select(0, idx).float().div_(255.0)
             if self.augment:
-                theta = _crop_thetas(size, x.shape[-2], x.shape[-1], self.generator, self.device,
+                theta = crop_thetas(size, x.shape[-2], x.shape[-1], self.generator, self.device,
                                      self.scale, RRC_RATIO, self.flip)  # fmt: skip
-                x = _apply_thetas(x, theta[a : a + len(idx)], S)
+                x = apply_thetas(x, theta[a : a + len(idx)], S)
                 if self.rand_augment is not None:  # the workers' per-image PIL operations, here on the host
                     rngs = [sample_rng(self.seed, self.epoch, int(i)) for i in idx]
                     x = self.rand_augment.augment_batch(x.mul(255).round_().byte(), rngs).float().div_(255.0)

@@ -27,7 +27,9 @@ steps, each a function:
    "for 30 epochs with a constant learning rate of 1e-5, weight decay of 1e-8" and batch 1024, stochastic depth
    0.1, the rest as in pre-training), as a preset of :class:`swin_viz.train.TrainConfig` fields.
 
-This module imports the core and the engine's optimiser rules only (never ``swin_viz.viz``); ``peft`` is imported
+Reading a checkpoint's architecture (:func:`~swin_viz.checkpoints.describe_checkpoint`) lives with the other
+checkpoint code in :mod:`swin_viz.checkpoints`; it is re-exported here. This module imports the core and the
+engine's optimiser rules only (never ``swin_viz.viz``); ``peft`` is imported
 only when LoRA is asked for.
 """
 
@@ -41,8 +43,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoints import LAYOUTS, LoadReport, _unwrap, convert_state_dict, detect_layout, layout_names
-from ..model import SwinTransformer, _init_weights
+from ..checkpoints import (
+    BIAS_TABLE,
+    CheckpointArch,
+    LoadReport,
+    checkpoint_state,
+    convert_state_dict,
+    describe_checkpoint,
+    layout_names,
+    layout_tensor,
+)
+from ..model import SwinTransformer, init_weights
 from ..relative_position import resize_bias_table
 
 __all__ = [
@@ -87,94 +98,6 @@ one GPU, 2 on eight), so the recipe runs unchanged on one GPU (``--max-device-ba
 _STAGE_BLOCK = re.compile(r"stage(\d+)\.block(\d+)\.")
 _STAGE_MERGE = re.compile(r"stage(\d+)\.downsample\.")
 _HEAD_KEYS = ("head.weight", "head.bias")
-_TABLE = "attn.relative_bias.table"
-
-
-# ================================================================================================ architecture
-@dataclass(frozen=True)
-class CheckpointArch:
-    """The Swin a state dict describes, read from its tensors' names and shapes."""
-
-    layout: str
-    embed_dim: int
-    patch_size: int
-    in_chans: int
-    depths: tuple[int, ...]
-    num_heads: tuple[int, ...]
-    window_size: int
-    num_classes: int
-    """0 when the checkpoint has no classification head."""
-
-    def __str__(self) -> str:
-        return (f"{self.layout} checkpoint: embed_dim {self.embed_dim}, depths {self.depths}, heads {self.num_heads}, "
-                f"window {self.window_size}, patch {self.patch_size}, {self.num_classes} classes")  # fmt: skip
-
-
-def _get(state: dict[str, torch.Tensor], key: str, layout: str) -> torch.Tensor | None:
-    """Our ``key`` looked up in a ``layout`` state dict (q/k/v of HuggingFace concatenated), or ``None``."""
-    names = layout_names(key, layout)
-    if not all(n in state for n in names):
-        return None
-    return torch.cat([state[n] for n in names]) if len(names) > 1 else state[names[0]]
-
-
-def _normalised(state_dict: dict[str, Any], layout: str) -> tuple[dict[str, torch.Tensor], str]:
-    """The state dict inside a checkpoint, its layout, and HuggingFace's names with their ``swin.`` prefix (a bare
-    ``SwinModel`` saves them without it), so that :func:`~swin_viz.checkpoints.layout_names` finds them."""
-    state = _unwrap(state_dict)
-    if any(k.endswith("logit_scale") or ".cpb_mlp." in k for k in state):
-        example = next(k for k in state if k.endswith("logit_scale") or ".cpb_mlp." in k)
-        raise ValueError(f"this is a Swin V2 checkpoint (cosine attention, continuous position bias: e.g. {example!r});"
-                         " swin_viz implements Swin V1")  # fmt: skip
-    if any(".lora_A." in k or ".base_layer." in k for k in state):
-        example = next(k for k in state if ".lora_A." in k or ".base_layer." in k)
-        raise ValueError(f"this checkpoint holds LoRA adapters (e.g. {example!r}): continue that run with --resume, "
-                         "or fold them in with swin_viz.train.finetune.merge_lora and save the model "
-                         "again")  # fmt: skip
-    if layout == "auto":
-        try:
-            layout = detect_layout(state)
-        except ValueError as exc:
-            known = ", ".join(LAYOUTS)
-            raise ValueError(f"not a Swin Transformer checkpoint this library knows ({known}): {exc}") from exc
-    if layout in ("hf", "hf5") and not any(k.startswith("swin.") for k in state):
-        state = {(k if k.startswith("classifier.") else "swin." + k): v for k, v in state.items()}
-    return state, layout
-
-
-def describe_checkpoint(state_dict: dict[str, torch.Tensor], layout: str = "auto") -> CheckpointArch:
-    """Read the architecture of a Swin (V1) checkpoint from its tensors, in any layout.
-
-    Raises ``ValueError`` naming what was found when the state dict is not a Swin V1 this library can load
-    (another architecture, a Swin V2 with its continuous position bias, a layout no loader knows).
-    """
-    state, layout = _normalised(state_dict, layout)
-    patch = _get(state, "patch_embed.proj.weight", layout)
-    depths: list[int] = []
-    heads: list[int] = []
-    windows: set[int] = set()
-    for s in range(1, 17):
-        depth = 0
-        while _get(state, f"stage{s}.block{depth}.attn.qkv.weight", layout) is not None:
-            depth += 1
-        if depth == 0:
-            break
-        table = _get(state, f"stage{s}.block0.{_TABLE}", layout)
-        if table is None:
-            raise ValueError(f"not a Swin V1 checkpoint: stage {s} has attention weights but no relative position bias "
-                             f"table ({layout_names(f'stage{s}.block0.{_TABLE}', layout)[0]!r} is absent)")  # fmt: skip
-        depths.append(depth)
-        heads.append(int(table.shape[1]))
-        side = round(table.shape[0] ** 0.5)
-        windows.add((side + 1) // 2)
-    if patch is None or not depths:
-        sample = sorted(state)[:4]
-        raise ValueError(f"not a Swin Transformer checkpoint: no patch embedding or attention blocks under the "
-                         f"{layout!r} names (its keys begin {sample})")  # fmt: skip
-    head = _get(state, "head.weight", layout)
-    return CheckpointArch(layout=layout, embed_dim=int(patch.shape[0]), patch_size=int(patch.shape[-1]),
-                          in_chans=int(patch.shape[1]), depths=tuple(depths), num_heads=tuple(heads),
-                          window_size=max(windows), num_classes=0 if head is None else int(head.shape[0]))  # fmt: skip
 
 
 def _check_arch(arch: CheckpointArch, model: SwinTransformer) -> None:
@@ -251,7 +174,7 @@ def init_from_checkpoint(
     """
     if isinstance(checkpoint, (str, os.PathLike)):
         checkpoint = torch.load(checkpoint, map_location=map_location, weights_only=True)
-    state, layout = _normalised(checkpoint, layout)
+    state, layout = checkpoint_state(checkpoint, layout)
     arch = describe_checkpoint(state, layout)
     _check_arch(arch, model)
     converted, base = convert_state_dict(state, model, arch.layout)
@@ -264,8 +187,8 @@ def init_from_checkpoint(
         if name in _HEAD_KEYS:
             report.head_dropped.append((layout_names(name, arch.layout)[0], got))
             new_head = True
-        elif name.endswith(_TABLE) and want[1] == got[1]:
-            table = _get(state, name, arch.layout)
+        elif name.endswith(BIAS_TABLE) and want[1] == got[1]:
+            table = layout_tensor(state, name, arch.layout)
             assert table is not None
             converted[name] = resize_bias_table(table, model.config.window_size)
             report.resized.append((name, got, want))
@@ -286,7 +209,7 @@ def init_from_checkpoint(
         raise ValueError(f"checkpoint does not fit {type(model).__name__} ({arch}):\n" + "\n".join(problems))
     model.load_state_dict(converted, strict=False)
     if new_head and isinstance(model.head, nn.Linear):
-        model.head.apply(_init_weights)
+        model.head.apply(init_weights)
         report.head_initialised = [(f"head.{n}", tuple(p.shape)) for n, p in model.head.named_parameters()]
     return report
 

@@ -19,11 +19,13 @@ from typing import Any
 from . import (
     architecture,
     attention_maps,
+    block_path,
     flops,
     mask,
     merging,
     palette,
     patches,
+    receptive_field,
     relative_position,
     shapes,
     shift,
@@ -57,15 +59,16 @@ EXPLORERS: dict[str, ExplorerEntry] = {
         relative_position.BENCH_CHANGES,
         relative_position.relative_position_static,
     ),
+    "block_path": ExplorerEntry(block_path.block_path_explorer, block_path.BENCH_CHANGES, block_path.block_path_static),
     "merging": ExplorerEntry(merging.merging_explorer, merging.BENCH_CHANGES, merging.merging_static),
     "flops": ExplorerEntry(flops.flops_explorer, flops.BENCH_CHANGES, flops.flops_static),
     "attention_maps": ExplorerEntry(
         attention_maps.attention_maps_explorer, attention_maps.BENCH_CHANGES, attention_maps.attention_maps_static
     ),
     "receptive_field": ExplorerEntry(
-        attention_maps.receptive_field_explorer,
-        attention_maps.RECEPTIVE_FIELD_BENCH_CHANGES,
-        attention_maps.receptive_field_static,
+        receptive_field.receptive_field_explorer,
+        receptive_field.RECEPTIVE_FIELD_BENCH_CHANGES,
+        receptive_field.receptive_field_static,
     ),
     "shapes": ExplorerEntry(shapes.shapes_explorer, shapes.BENCH_CHANGES, shapes.shapes_static),
 }

@@ -25,9 +25,9 @@ import torch
 from ..shift import cyclic_shift
 from ..windows import effective_window, pad_to_window, window_partition
 from . import palette
-from .attention_maps import digits_val, trained_model
 from .explorer import Explorer, State, static_figure
 from .images import normalize
+from .sources import DEFAULT_SOURCE, resolve_source
 from .spec import FigureSpec, Panel, Rect, Series
 
 __all__ = ["BENCH_CHANGES", "STEPS", "block_path_explorer", "block_path_spec", "block_path_static", "token_path"]
@@ -41,8 +41,8 @@ BENCH_CHANGES: list[dict[str, Any]] = [{"row": 3}, {"col": 5}, {"head": 1}, {"bl
 
 @functools.lru_cache(maxsize=8)
 def _cache(block: str, image: int) -> dict[str, torch.Tensor]:
-    model, _ = trained_model()
-    images = digits_val()
+    source = resolve_source(DEFAULT_SOURCE)
+    model, images = source.model, source.images
     x = normalize(images.images[image : image + 1].float() / 255)
     names = [f"{block}.{n}" for n in ("hook_input", "hook_attn_out", "hook_mlp_out", "hook_out", "attn.hook_probs")]
     with torch.no_grad():
@@ -51,8 +51,7 @@ def _cache(block: str, image: int) -> dict[str, torch.Tensor]:
 
 
 def _module(block: str) -> Any:
-    model, _ = trained_model()
-    return model.get_submodule(block)
+    return resolve_source(DEFAULT_SOURCE).model.get_submodule(block)
 
 
 def token_path(block: str = "stage1.block1", row: int = 4, col: int = 4, image: int = 0) -> dict[str, np.ndarray]:
@@ -133,11 +132,10 @@ def block_path_spec(
         y_label="token row",
         rects=rects,
     )
-    _, info = trained_model()
     return FigureSpec(
         f"One token through {block} (Eq. 3: LN -> attention -> residual, LN -> MLP -> residual)",
         [channels, norms, looked],
-        caption=f"trained weights (digits-small, val top-1 {float(info['val_top1']):.1f}%), validation digit "
+        caption=f"{resolve_source(DEFAULT_SOURCE).label}, validation digit "
         f"{image}; read from the hook points {block}.hook_input / hook_attn_out / hook_mlp_out / hook_out / "
         "attn.hook_probs",
     ).validate()

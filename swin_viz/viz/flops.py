@@ -26,9 +26,9 @@ import torch
 from ..flops import MacReport, count_macs, measure_macs, omega_msa, omega_wmsa, window_attention_macs
 from ..model import CONFIGS, SwinTransformer
 from ..windows import effective_window, num_windows
-from ..zoo import shared_model
 from . import palette
 from .explorer import Explorer, State, static_figure
+from .sources import meta_model as _meta_model
 from .spec import FigureSpec, Panel, Series
 
 __all__ = [
@@ -61,7 +61,7 @@ G = 1e9
 def meta_model(name: str) -> SwinTransformer:
     """The named model on the meta device (structure only), with explicit attention for measuring: FlopCounterMode
     has no formula for the CPU fused-attention kernel. Shared and read-only: :func:`swin_viz.shared_model`."""
-    return shared_model(name, weights="meta", attn_impl="explicit")
+    return _meta_model(name, attn_impl="explicit")
 
 
 @functools.lru_cache(maxsize=64)

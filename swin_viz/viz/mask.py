@@ -32,7 +32,7 @@ from ..shift import MASK_VALUE, region_labels, shifted_window_mask
 from ..windows import window_partition, window_reverse
 from . import palette
 from .explorer import Explorer, State, static_figure, torch_threads
-from .shift import REGION_CATEGORIES, text_color_on
+from .palette import text_color_on
 from .spec import FigureSpec, Label, Panel, Rect
 
 __all__ = [
@@ -175,7 +175,7 @@ def mask_spec(
         height=470,
         panels=[
             Panel(f"(a) regions; window {window} of {nW}", "heatmap", z=data["labels"],
-                  categories=REGION_CATEGORIES, category_colors=list(palette.REGION_COLORS), show_scale=False,
+                  categories=palette.REGION_CATEGORIES, category_colors=list(palette.REGION_COLORS), show_scale=False,
                   rects=map_rects, labels=data["region_labels"], hovertext=data["hover"],
                   hover="token (%{y}, %{x}): region %{z}<extra></extra>",
                   x_label="token column (numbers: region)", y_label="token row"),

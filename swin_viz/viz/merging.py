@@ -30,11 +30,10 @@ import torch
 
 from ..merging import PatchMerging, merge_patches
 from ..model import CONFIGS
-from ..zoo import shared_model
 from . import palette
 from .explorer import Explorer, State, static_figure
+from .sources import meta_model
 from .spec import FigureSpec, Label, Panel, Rect
-from .windows import PAD_COLOR
 
 __all__ = [
     "BENCH_CHANGES", "GATHER_COLORS", "SLOTS", "STATIC_STATES", "merging_clamp", "merging_explorer", "merging_spec",
@@ -46,7 +45,7 @@ SLOTS = ("x0 (0::2, 0::2)", "x1 (1::2, 0::2)", "x2 (0::2, 1::2)", "x3 (1::2, 1::
 GATHER_COLORS = palette.REGION_COLORS[:4]
 """Colours of the four gather positions (the first four region colours: distinct and colour-blind safe)."""
 CATEGORIES = [*SLOTS, "zero padding"]
-COLORS = [*GATHER_COLORS, PAD_COLOR]
+COLORS = [*GATHER_COLORS, palette.PAD_COLOR]
 PAD = len(SLOTS)  # category of padding
 
 MAP_RANGE = (2, 16)
@@ -79,7 +78,7 @@ def stage_table(model: str = "swin_t", size: int = IMAGE_SIZE) -> list[list[str]
     Shapes come from ``model.stage_shapes(size)`` and the modules of the shared meta-device model (no memory, no
     weights: :func:`swin_viz.shared_model` with ``weights="meta"``).
     """
-    net = shared_model(model, weights="meta")
+    net = meta_model(model)
     shapes = net.stage_shapes(size)
     embed = net.patch_embed
     p = embed.patch_size

@@ -27,7 +27,8 @@ from ..model import SwinTransformer
 from ..pretrained import IMAGENET_ENV, imagenet_swin_t_from_env
 from ..probes import RF_THRESHOLD
 from . import palette
-from .attention_maps import PHOTO_QUERY, attention_maps_static
+from .attention_cache import PHOTO_QUERY
+from .attention_maps import attention_maps_static
 from .images import load_image, normalize
 from .relative_position import relative_position_static
 from .render import to_plotly
@@ -103,7 +104,9 @@ def receptive_field_reach(
     blocks: dict[str, list[SwinBlock]] = {"shifted": [], "not shifted": []}
     for b in stage.blocks:
         for kind, shift in (("shifted", b.shift_size), ("not shifted", 0)):
-            copy = SwinBlock(b.dim, b.num_heads, b.window_size, shift, b.mlp_ratio, attn_impl="explicit")
+            copy = SwinBlock(
+                b.dim, b.num_heads, b.window_size, shift_size=shift, mlp_ratio=b.mlp_ratio, attn_impl="explicit"
+            )
             copy.load_state_dict(b.state_dict())
             blocks[kind].append(copy.double().eval())
     delta = torch.zeros_like(x)

@@ -32,11 +32,10 @@ import plotly.graph_objects as go
 import torch
 from torch import nn
 
-from ..pretrained import PRETRAINED
 from ..relative_position import RelativePositionBias, relative_offsets, relative_position_index
 from . import palette
-from .attention_maps import DEFAULT_SOURCE, trained_model, trained_weights_label
 from .explorer import Explorer, State, static_figure
+from .sources import DEFAULT_SOURCE, resolve_source
 from .spec import FigureSpec, Label, Panel, Rect
 
 __all__ = [
@@ -115,10 +114,9 @@ def _resolve(
         return random_bias(M, heads, seed), f"random (untrained) table, seed {seed}"
     origin = f"table of {path}"
     if isinstance(source, str):
-        if source not in PRETRAINED:
-            raise ValueError(f"unknown source {source!r}: choose one of {[*PRETRAINED, 'random']}, or pass a model")
-        origin = f"table of {path}, {trained_weights_label(source)}"
-        source = trained_model(source)[0]
+        found = resolve_source(source)  # a shipped checkpoint's name ("random" is drawn above); raises if unknown
+        origin = f"table of {path}, {found.label}"
+        source = found.model
     try:
         module = source.get_submodule(path).attn.relative_bias
     except AttributeError as exc:

@@ -22,9 +22,9 @@ import re
 import plotly.graph_objects as go
 import torch
 
-from ..zoo import shared_model
 from . import palette
 from .explorer import Explorer, State, static_figure
+from .sources import random_model
 from .spec import FigureSpec, Panel, Series
 
 __all__ = [
@@ -60,7 +60,7 @@ def trace_shapes(H: int, W: int) -> tuple[Row, ...]:
     """
     x = torch.zeros(1, 3, H, W)
     with torch.inference_mode():
-        out, cache = shared_model("swin_t").run_with_cache(x)  # seeded random weights, shared and read-only
+        out, cache = random_model("swin_t").run_with_cache(x)  # seeded random weights, shared and read-only
 
     def row(name: str, t: torch.Tensor) -> Row:
         return name, tuple(t.shape), str(t.dtype).removeprefix("torch."), t.numel()
@@ -145,7 +145,7 @@ def shapes_spec(stage: str = "stage1", filter: str = "*", size: str | int | tupl
         count += f"; showing the first {len(shown)}, {hidden} hidden" if hidden else ""
     geometry = ""
     if stage.startswith("stage"):
-        info = shared_model("swin_t").stage_shapes(H, W)[int(stage[5:]) - 1]
+        info = random_model("swin_t").stage_shapes(H, W)[int(stage[5:]) - 1]
         (h, w), (mh, mw) = info["resolution"], info["window"]
         geometry = f"; {stage}: {h} x {w} tokens, {info['channels']} channels, {mh} x {mw} windows"
     return FigureSpec(

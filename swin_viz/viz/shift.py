@@ -34,13 +34,6 @@ MAX_SIDE = 28
 M_RANGE = (2, 8)
 MAX_TOKEN_LABELS = 64
 """Label every token with its original index when the map has at most this many tokens."""
-REGION_CATEGORIES = [f"region {r}" for r in range(len(palette.REGION_COLORS))]
-
-
-def text_color_on(background: str) -> str:
-    """Dark or white text, whichever reads better on the ``#RRGGBB`` ``background`` (relative luminance)."""
-    r, g, b = (int(background[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    return palette.FONT_COLOR if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else palette.BACKGROUND
 
 
 def _naive_cuts(size: int, window: int, shift: int) -> list[int]:
@@ -121,7 +114,7 @@ def shift_spec(H: int = 8, W: int = 8, M: int = 4, s: int = 2) -> FigureSpec:
         if not show_ids:
             return []
         ids_l, reg_l = frame.tolist(), zz.tolist()
-        return [Label(r, c, str(k), color=text_color_on(colors[reg_l[r][c]]), size=9)
+        return [Label(r, c, str(k), color=palette.text_color_on(colors[reg_l[r][c]]), size=9)
                 for r, row in enumerate(ids_l) for c, k in enumerate(row)]  # fmt: skip
 
     def hover(frame: np.ndarray, where: str) -> np.ndarray:
@@ -135,7 +128,7 @@ def shift_spec(H: int = 8, W: int = 8, M: int = 4, s: int = 2) -> FigureSpec:
     rects_a, letters_a = _area_overlay(boxes_orig, H, W)
     rects_b, letters_b = _area_overlay(boxes_rolled, H, W)
     rects_c, letters_c = _area_overlay(boxes_back, H, W)
-    common = dict(categories=REGION_CATEGORIES, category_colors=colors, show_scale=False,
+    common = dict(categories=palette.REGION_CATEGORIES, category_colors=colors, show_scale=False,
                   x_label="token column", y_label="token row")  # fmt: skip
 
     shifted = (sh, sw) != (0, 0)

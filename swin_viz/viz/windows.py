@@ -18,7 +18,6 @@ from .spec import FigureSpec, Label, Panel, Rect
 
 __all__ = ["windows_clamp", "windows_explorer", "windows_spec", "windows_static"]
 
-PAD_COLOR = "#BDBDBD"
 MAX_LABELS = 100  # more window numbers than this would cover the map
 
 
@@ -41,7 +40,7 @@ def windows_spec(H: int = 14, W: int = 14, M: int = 7) -> FigureSpec:
     map_z = ids.numpy().copy()
     map_z[H:, :] = nW
     map_z[:, W:] = nW
-    colors = [palette.window_color(i) for i in range(nW)] + [PAD_COLOR]
+    colors = [palette.window_color(i) for i in range(nW)] + [palette.PAD_COLOR]
     categories = [f"window {i}" for i in range(nW)] + ["padding"]
 
     rects = [Rect(r * Mh, c * Mw, (r + 1) * Mh, (c + 1) * Mw) for r in range(Hp // Mh)

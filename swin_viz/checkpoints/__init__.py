@@ -11,7 +11,8 @@ layout             example key                                                  
 ``hf5``            ``swin.encoder.layers.0.blocks.0.attention.q_proj``          end of stage 1-3
 =================  ===========================================================  ====================
 
-One function, :func:`layout_names`, says what each of *our* keys is called in another layout (HuggingFace
+The layouts themselves live in :mod:`swin_viz.checkpoints.layouts` (re-exported here): one function,
+:func:`layout_names`, says what each of *our* keys is called in another layout (HuggingFace
 splits ``qkv`` into three tensors); importing inverts it, exporting applies it. Derived buffers
 (``relative_position_index``, ``attn_mask``) are recomputed here, so they are skipped on import.
 
@@ -23,84 +24,50 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .atomic import atomic_save
+from ..atomic import atomic_save
+from ..model import SwinConfig, SwinTransformer
+from ..relative_position import relative_position_index
+from ..shift import shifted_window_mask
+from .layouts import (
+    BIAS_TABLE,
+    DERIVED_BUFFERS,
+    LAYOUTS,
+    CheckpointArch,
+    check_layout,
+    checkpoint_state,
+    describe_checkpoint,
+    detect_layout,
+    layout_names,
+    layout_tensor,
+    unwrap_state_dict,
+)
 
 __all__ = [
+    "BIAS_TABLE",
     "LAYOUTS",
+    "CheckpointArch",
     "CheckpointError",
     "LoadReport",
+    "checkpoint_state",
     "convert_state_dict",
+    "describe_checkpoint",
     "detect_layout",
     "export_state_dict",
     "layout_names",
+    "layout_tensor",
     "load_checkpoint",
     "load_state_dict",
     "model_from_checkpoint",
+    "official_state_dict",
     "save_checkpoint",
+    "unwrap_state_dict",
 ]
-
-LAYOUTS = ("swin_viz", "official", "timm", "torchvision", "hf", "hf5")
-_DERIVED = re.compile(r"(relative_position_index|attn_mask|relative_coords_table)$")
-_BLOCK = re.compile(r"stage(\d+)\.block(\d+)\.(.+)")
-_MERGE = re.compile(r"stage(\d+)\.downsample\.(.+)")
-
-_HF_NORMS = {
-    "norm1.weight": "layernorm_before.weight",
-    "norm1.bias": "layernorm_before.bias",
-    "norm2.weight": "layernorm_after.weight",
-    "norm2.bias": "layernorm_after.bias",
-}
-
-# Renames inside a block, ours -> theirs, per layout. A list value means "split along dim 0".
-_BLOCK_RENAMES: dict[str, dict[str, str | list[str]]] = {
-    "official": {"attn.relative_bias.table": "attn.relative_position_bias_table"},
-    "torchvision": {
-        "attn.relative_bias.table": "attn.relative_position_bias_table",
-        "mlp.fc1.weight": "mlp.0.weight", "mlp.fc1.bias": "mlp.0.bias",
-        "mlp.fc2.weight": "mlp.3.weight", "mlp.fc2.bias": "mlp.3.bias",
-    },
-    "hf": {
-        **_HF_NORMS,
-        "attn.qkv.weight": [f"attention.self.{n}.weight" for n in ("query", "key", "value")],
-        "attn.qkv.bias": [f"attention.self.{n}.bias" for n in ("query", "key", "value")],
-        "attn.proj.weight": "attention.output.dense.weight", "attn.proj.bias": "attention.output.dense.bias",
-        "attn.relative_bias.table": "attention.self.relative_position_bias_table",
-        "mlp.fc1.weight": "intermediate.dense.weight", "mlp.fc1.bias": "intermediate.dense.bias",
-        "mlp.fc2.weight": "output.dense.weight", "mlp.fc2.bias": "output.dense.bias",
-    },
-    "hf5": {
-        **_HF_NORMS,
-        "attn.qkv.weight": [f"attention.{n}_proj.weight" for n in "qkv"],
-        "attn.qkv.bias": [f"attention.{n}_proj.bias" for n in "qkv"],
-        "attn.proj.weight": "attention.o_proj.weight", "attn.proj.bias": "attention.o_proj.bias",
-        "attn.relative_bias.table": "attention.relative_position_bias.relative_position_bias_table",
-    },
-}  # fmt: skip
-_BLOCK_RENAMES["timm"] = _BLOCK_RENAMES["official"]
-
-# Renames outside the stages (patch embedding, final norm, head).
-_TOP_RENAMES: dict[str, dict[str, str]] = {
-    "timm": {"head.weight": "head.fc.weight", "head.bias": "head.fc.bias"},
-    "torchvision": {
-        "patch_embed.proj.weight": "features.0.0.weight", "patch_embed.proj.bias": "features.0.0.bias",
-        "patch_embed.norm.weight": "features.0.2.weight", "patch_embed.norm.bias": "features.0.2.bias",
-    },
-    "hf": {
-        "patch_embed.proj.weight": "swin.embeddings.patch_embeddings.projection.weight",
-        "patch_embed.proj.bias": "swin.embeddings.patch_embeddings.projection.bias",
-        "patch_embed.norm.weight": "swin.embeddings.norm.weight", "patch_embed.norm.bias": "swin.embeddings.norm.bias",
-        "norm.weight": "swin.layernorm.weight", "norm.bias": "swin.layernorm.bias",
-        "head.weight": "classifier.weight", "head.bias": "classifier.bias",
-    },
-}  # fmt: skip
-_TOP_RENAMES["hf5"] = _TOP_RENAMES["hf"]
 
 
 class CheckpointError(ValueError):
@@ -133,76 +100,6 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> object:
             f"{p} ({size} bytes) is not a readable PyTorch checkpoint (truncated or corrupt?): "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         ) from exc
-
-
-def _check_layout(layout: str) -> None:
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown checkpoint layout {layout!r}; choose one of {LAYOUTS} or 'auto'")
-
-
-def layout_names(key: str, layout: str) -> list[str]:
-    """Name(s) of our state-dict ``key`` in ``layout`` (three names for HuggingFace's split q/k/v)."""
-    _check_layout(layout)
-    if layout == "swin_viz":
-        return [key]
-    if m := _BLOCK.fullmatch(key):
-        s, j, rest = int(m[1]), int(m[2]), m[3]
-        prefix = {
-            "official": f"layers.{s - 1}.blocks.{j}.",
-            "timm": f"layers.{s - 1}.blocks.{j}.",
-            "torchvision": f"features.{2 * s - 1}.{j}.",
-            "hf": f"swin.encoder.layers.{s - 1}.blocks.{j}.",
-            "hf5": f"swin.encoder.layers.{s - 1}.blocks.{j}.",
-        }[layout]
-        renamed = _BLOCK_RENAMES[layout].get(rest, rest)
-        return [prefix + r for r in renamed] if isinstance(renamed, list) else [prefix + renamed]
-    if m := _MERGE.fullmatch(key):
-        s, rest = int(m[1]), m[2]
-        return [{
-            "official": f"layers.{s - 2}.downsample.{rest}",
-            "timm": f"layers.{s - 1}.downsample.{rest}",
-            "torchvision": f"features.{2 * s - 2}.{rest}",
-            "hf": f"swin.encoder.layers.{s - 2}.downsample.{rest}",
-            "hf5": f"swin.encoder.layers.{s - 2}.downsample.{rest}",
-        }[layout]]  # fmt: skip
-    return [_TOP_RENAMES.get(layout, {}).get(key, key)]
-
-
-def _unwrap(obj: object) -> dict[str, torch.Tensor]:
-    """The state dict inside a checkpoint file: ``{"model": ...}``, ``{"state_dict": ...}`` or the dict itself."""
-    if isinstance(obj, dict):
-        for wrapper in ("state_dict", "model", "module"):
-            inner = obj.get(wrapper)
-            if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
-                obj = inner
-                break
-    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
-        raise ValueError("the checkpoint holds no state dict (a mapping from names to tensors)")
-    # Strip the prefix DistributedDataParallel / torch.compile add.
-    for prefix in ("module.", "_orig_mod."):
-        if obj and all(k.startswith(prefix) for k in obj):
-            obj = {k[len(prefix) :]: v for k, v in obj.items()}
-    return obj
-
-
-def detect_layout(state_dict: dict[str, torch.Tensor]) -> str:
-    """Which of :data:`LAYOUTS` a state dict is in, from its key names."""
-    keys = set(state_dict)
-    if any(k.startswith("stage1.") for k in keys) or "patch_embed.hook_out" in keys:
-        return "swin_viz"
-    if any(k.startswith(("swin.", "embeddings.patch_embeddings")) for k in keys):
-        return "hf5" if any(".attention.q_proj." in k for k in keys) else "hf"
-    if "features.0.0.weight" in keys:
-        return "torchvision"
-    if any(k.startswith("layers.") for k in keys):
-        if any(k.startswith("head.fc.") for k in keys) or (
-            not any(k.startswith("layers.0.downsample.") for k in keys)
-            and any(re.match(r"layers\.\d+\.downsample\.", k) for k in keys)
-        ):
-            return "timm"
-        return "official"
-    sample = sorted(keys)[:4]
-    raise ValueError(f"cannot tell the checkpoint layout from its keys (e.g. {sample}); pass layout= one of {LAYOUTS}")
 
 
 @dataclass
@@ -245,10 +142,10 @@ def convert_state_dict(
 
     The converted dict holds only tensors whose shapes fit ``model``; the report names everything else.
     """
-    state_dict = _unwrap(state_dict)
+    state_dict = unwrap_state_dict(state_dict)
     if layout == "auto":
         layout = detect_layout(state_dict)
-    _check_layout(layout)
+    check_layout(layout)
     if layout in ("hf", "hf5") and not any(k.startswith("swin.") for k in state_dict):
         state_dict = {("swin." + k if not k.startswith("classifier.") else k): v for k, v in state_dict.items()}
     report = LoadReport(layout)
@@ -278,7 +175,7 @@ def convert_state_dict(
     for name in state_dict:
         if name in used:
             continue
-        if _DERIVED.search(name):
+        if DERIVED_BUFFERS.search(name):
             report.ignored.append(name)
         elif name not in theirs_to_ours:
             report.unexpected.append(name)
@@ -325,6 +222,30 @@ def export_state_dict(model: nn.Module, layout: str) -> dict[str, torch.Tensor]:
     return out
 
 
+def official_state_dict(model: SwinTransformer, img_size: int | None = None) -> dict[str, torch.Tensor]:
+    """``model``'s weights as an official Swin checkpoint names them, *with* the derived buffers a real official
+    file also holds (``attn.relative_position_index`` in every block, ``attn_mask`` in shifted ones).
+
+    ``img_size`` (default: 32 for a patch-2 model, else 224) sets the resolutions the masks are built for.
+    """
+    size = img_size or (32 if model.config.patch_size == 2 else 224)
+    derived: dict[str, dict[str, torch.Tensor]] = {}  # bias-table key -> buffers that follow it in the file
+    for shape, stage in zip(model.stage_shapes(size), model.stages):
+        s = shape["index"]
+        for j, block in enumerate(stage.blocks):
+            prefix = f"layers.{s - 1}.blocks.{j}."
+            extra = {prefix + "attn.relative_position_index": relative_position_index(block.window_size)}
+            if j % 2 and shape["shift"] != (0, 0):
+                Hp, Wp = shape["padded"]
+                extra[prefix + "attn_mask"] = shifted_window_mask(Hp, Wp, shape["window"], shape["shift"])
+            derived[prefix + "attn.relative_position_bias_table"] = extra
+    sd: dict[str, torch.Tensor] = {}
+    for key, value in export_state_dict(model, "official").items():
+        sd[key] = value
+        sd.update(derived.get(key, {}))
+    return sd
+
+
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: object) -> None:
     """Write ``{"format": "swin_viz", "config", "state_dict", **extra}`` atomically (write, then rename).
 
@@ -340,6 +261,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: object) 
         raise CheckpointError(f"{path} is a directory; name the checkpoint file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     config = getattr(model, "config", None)
+    config = config if isinstance(config, SwinConfig) else None  # a block's own config rebuilds no model
     payload = {
         "format": "swin_viz",
         "version": 1,
@@ -374,8 +296,6 @@ def model_from_checkpoint(
     path: str | os.PathLike, map_location: str | torch.device = "cpu", **overrides: object
 ) -> nn.Module:
     """Build the model a :func:`save_checkpoint` file describes and load its weights."""
-    from .model import SwinTransformer
-
     obj = _read(path, map_location)
     if not isinstance(obj, dict) or obj.get("format") != "swin_viz" or not obj.get("config"):
         raise ValueError(f"{path} is not a swin_viz checkpoint with a config; build the model and use load_checkpoint")
