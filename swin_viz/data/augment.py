@@ -91,8 +91,6 @@ def crop_thetas(
     return theta
 
 
-
-
 def apply_thetas(x: torch.Tensor, theta: torch.Tensor, out_size: int, mode: str = "bicubic") -> torch.Tensor:
     """``(B, C, H, W)`` float -> ``(B, C, out_size, out_size)``: ``grid_sample`` of each sample's box."""
     grid = F.affine_grid(theta.to(x.dtype), [x.shape[0], x.shape[1], out_size, out_size], align_corners=False)
