@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .transforms import _to_tensor, decode_rgb, eval_crop
+from .transforms import decode_rgb, eval_crop, pil_to_uint8
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -346,7 +346,7 @@ def eval_view(im: Any, size: int, center_crop: bool = True) -> torch.Tensor:
         return eval_crop(im, size)
     from PIL import Image
 
-    return _to_tensor(im.resize((size, size), Image.Resampling.BICUBIC))
+    return pil_to_uint8(im.resize((size, size), Image.Resampling.BICUBIC))
 
 
 def load_image_folder(

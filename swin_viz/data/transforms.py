@@ -31,6 +31,7 @@ __all__ = [
     "decode_rgb",
     "eval_crop",
     "normalize",
+    "pil_to_uint8",
     "random_resized_crop_box",
     "sample_rng",
     "train_crop",
@@ -136,7 +137,8 @@ def random_resized_crop_box(
     return left, top, left + w, top + h
 
 
-def _to_tensor(im) -> torch.Tensor:
+def pil_to_uint8(im: Any) -> torch.Tensor:
+    """An RGB PIL image -> ``(3, H, W)`` uint8 tensor."""
     return torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1).contiguous()
 
 
@@ -154,7 +156,7 @@ def train_crop(im, size: int, rng: np.random.Generator, flip: bool = True,
         out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     if randaugment is not None:
         out = randaugment(out, rng)
-    return _to_tensor(out)
+    return pil_to_uint8(out)
 
 
 def eval_crop(im, size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> torch.Tensor:
@@ -171,4 +173,4 @@ def eval_crop(im, size: int, resize_ratio: float = EVAL_RESIZE_RATIO) -> torch.T
         new_w, new_h = max(resize_to, int(resize_to * w / h)), resize_to
     im = im.resize((new_w, new_h), Image.Resampling.BICUBIC)
     left, top = round((new_w - size) / 2), round((new_h - size) / 2)
-    return _to_tensor(im.crop((left, top, left + size, top + size)))
+    return pil_to_uint8(im.crop((left, top, left + size, top + size)))
