@@ -195,16 +195,21 @@ def rollout_matrices(model: SwinTransformer, x: torch.Tensor, residual: float = 
     return flows
 
 
-def attention_rollout(model: SwinTransformer, x: torch.Tensor, residual: float = 0.5) -> torch.Tensor:
+def attention_rollout(
+    model: SwinTransformer, x: torch.Tensor, residual: float = 0.5, block: str | None = None
+) -> torch.Tensor:
     """Attention rollout of the pooled output: ``(B, C, H, W) -> (B, H, W)``, each map summing to 1 over patches.
 
     The flow from every input patch to the last map (:func:`rollout_matrices`), averaged over the last map's
     tokens as the classifier's average pool averages them; each patch's share is drawn on its pixels. It depends on
-    the attention only: it is the same for every class (there is no ``target``).
+    the attention only: it is the same for every class (there is no ``target``). ``block`` (e.g.
+    ``"stage2.block1"``) stops the flow after that block, averaged over its map's tokens; default: the last block.
     """
     H, W = _check_images(model, x)
+    if block is not None:
+        _check_block(model, block, block_geometry(model, H, W))
     flows = rollout_matrices(model, x, residual)
-    last = flows[next(reversed(flows))].mean(1)  # (B, h1*w1): the pooled output's flow
+    last = flows[block or next(reversed(flows))].mean(1)  # (B, h1*w1): the pooled output's flow
     h1, w1 = next(iter(block_geometry(model, H, W).values())).resolution
     return _to_pixels(last.view(-1, h1, w1), H, W)
 

@@ -190,3 +190,24 @@ def test_rank_correlation_handles_ties() -> None:
     assert float(A.rank_correlation(a, a)) == pytest.approx(1.0)
     assert float(A.rank_correlation(a, -a)) == pytest.approx(-1.0)
     assert float(A.rank_correlation(a, a * 10 + 3)) == pytest.approx(1.0)
+
+
+# ================================================================================================ explorer
+def test_the_explorer_draws_every_method_and_its_static_twin_steps() -> None:
+    from swin_viz.viz import where_it_looks as W
+
+    ex = W.where_it_looks_explorer()
+    for change in W.BENCH_CHANGES:
+        ex.set(**change)
+        assert "Could not draw" not in ex.message.value and "not a valid" not in ex.message.value, change
+        for panel in ex.spec.panels:
+            panel.validate()
+    assert ex.state == {"image": 3, "method": "rollout", "block": "stage2.block1"}
+    assert "digit 3" in ex.spec.panels[0].title
+    fig = W.where_it_looks_static(states=W.STATIC_STATES[:2])
+    assert len(fig.layout.sliders[0].steps) == 2
+    spec = W.where_it_looks_spec(0, "Grad-CAM norm1", "stage3.block1")
+    curve = spec.panels[2].series[0]
+    assert curve.y[0] > curve.y[-1] and len(curve.x) == W.STEPS + 1
+    with pytest.raises(ValueError, match="unknown method 'saliency'"):
+        W.where_it_looks_spec(0, "saliency")
