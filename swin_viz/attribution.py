@@ -190,7 +190,8 @@ def rollout_matrices(model: SwinTransformer, x: torch.Tensor, residual: float = 
             flow = _merge_matrix(prev_h, prev_w, x.device) @ flow
         a = token_attention_matrix(cache[f"{name}.attn.hook_probs"], g, B)
         a = (1.0 - residual) * a + residual * torch.eye(h * w, device=a.device)
-        flow = a @ flow
+        # A is block-sparse (a window's worth of entries per row): multiply it as a sparse matrix, image by image.
+        flow = torch.stack([torch.sparse.mm(a[b].to_sparse(), flow[b]) for b in range(B)])
         flows[name] = flow
     return flows
 
