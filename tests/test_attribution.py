@@ -211,3 +211,18 @@ def test_the_explorer_draws_every_method_and_its_static_twin_steps() -> None:
     assert curve.y[0] > curve.y[-1] and len(curve.x) == W.STEPS + 1
     with pytest.raises(ValueError, match="unknown method 'saliency'"):
         W.where_it_looks_spec(0, "saliency")
+
+
+# ================================================================================================ the command
+def test_the_deletion_auc_command_prints_every_method_at_every_block() -> None:
+    from processes import run
+
+    done = run(str(ROOT / "scripts" / "deletion_auc.py"), "--count", "4")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("stage")]
+    assert [r[0] for r in rows] == ["stage1.block0", "stage1.block1", "stage2.block0", "stage2.block1",
+                                    "stage3.block0", "stage3.block1"]  # fmt: skip
+    assert all(len(r) == 5 and all(0 <= float(v) <= 1 for v in r[1:]) for r in rows)
+    assert "random patches" in done.stdout and "centre first" in done.stdout
+    missing = run(str(ROOT / "scripts" / "deletion_auc.py"), str(ROOT / "no_such_checkpoint.pth"))
+    assert missing.returncode != 0 and "no_such_checkpoint.pth" in missing.stderr
