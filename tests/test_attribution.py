@@ -128,6 +128,13 @@ def test_window_attention_map_is_the_query_row_on_its_window() -> None:
     torch.testing.assert_close(tokens.sum((1, 2)), torch.ones(2))
 
 
+def fused(model: swin_viz.SwinTransformer) -> swin_viz.SwinTransformer:
+    copy = swin_viz.create_model("small", num_classes=10).eval()
+    copy.load_state_dict(model.state_dict())
+    copy.set_attn_impl("fused")
+    return copy
+
+
 @pytest.mark.parametrize(
     ("call", "words"),
     [
@@ -139,6 +146,7 @@ def test_window_attention_map_is_the_query_row_on_its_window() -> None:
         (lambda m, x: A.grad_cam(m, x, 0, "stage3.block1.attn.hook_probs"), "is not a map of this model's tokens"),
         (lambda m, x: A.attention_rollout(m, x[:, :, :31]), "must be a multiple of patch_size 2"),
         (lambda m, x: A.deletion_curve(m, x, x[:, 0], 0, fill="blur"), "fill must be one of"),
+        (lambda m, x: A.attention_rollout(fused(m), x), "never materialises attention"),
     ],
 )
 def test_bad_input_names_the_constraint(call, words: str) -> None:
