@@ -15,12 +15,14 @@ Files, in the order the paper introduces the ideas:
 ``flops.py``               the paper's complexity formulas and one walk over the model counting MACs
 ``hooks.py``               hook points, ``run_with_cache``, ``hooks``
 ``probes.py``              measurements written on the hooks (mask leakage, saved tensors, reach)
+``attribution.py``         where the model looks: attention rollout, Grad-CAM, per-query maps, their checks
 ``checkpoints/``           every checkpoint layout (official / timm / torchvision / HuggingFace), loading, saving
 ``zoo.py``                 ``shared_model``: the one cache of shared, read-only models (random, shipped, meta)
 =========================  ==========================================================================
 """
 
 from .attention import AttentionConfig, WindowAttention
+from .attribution import attention_rollout, grad_cam, window_attention_map
 from .block import BlockConfig, DropPath, Mlp, SwinBlock
 from .checkpoints import (
     CheckpointError,
@@ -84,6 +86,7 @@ __all__ = [
     "SwinStage",
     "SwinTransformer",
     "WindowAttention",
+    "attention_rollout",
     "convert_state_dict",
     "count_macs",
     "create_model",
@@ -91,6 +94,7 @@ __all__ = [
     "detect_layout",
     "effective_window",
     "export_state_dict",
+    "grad_cam",
     "hook_points",
     "hooks",
     "load_checkpoint",
@@ -125,6 +129,7 @@ __all__ = [
     "swin_l",
     "swin_s",
     "swin_t",
+    "window_attention_map",
     "window_partition",
     "window_reverse",
 ]

@@ -206,3 +206,15 @@ def _first_reached(blocks: list[SwinBlock], x: torch.Tensor, delta: torch.Tensor
         reached = (change > RF_THRESHOLD * change.max()).numpy()
         first[reached & (first > k)] = k
     return first
+
+
+# Attribution maps and their faithfulness checks live in their own module; re-exported here with the other probes.
+from .attribution import (  # noqa: E402, F401  (one line to merge: the helpers below are in the probes API)
+    attention_rollout,
+    cascading_randomization,
+    deletion_curve,
+    grad_cam,
+    random_deletion_curve,
+    rank_correlation,
+    window_attention_map,
+)
