@@ -1,9 +1,9 @@
-"""Write the configuration of a course's book build: the same book as ``_config.yml`` with every lab solution removed.
+"""Write the configuration of a course's book build: the same book as ``_config.yml`` with every solution removed.
 
 Usage: ``python scripts/book_config.py --no-solutions OUT.yml`` (``bash scripts/build_book.sh --no-solutions`` runs
 it and builds into ``_build/course/_build/html``). The default build and ``_config.yml`` are unchanged: the public book
-shows each lab solution collapsed under its exercise; a course's book shows none (sphinx-exercise's
-``hide_solutions``), so its pages can be given to students.
+shows each lab solution, and each chapter's answers to its exercises, collapsed; a course's book shows none
+(sphinx-exercise's ``hide_solutions``), so its pages can be given to students.
 """
 
 from __future__ import annotations
