@@ -17,11 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def configured_repository() -> str:
+    """``repository.url`` of ``_config.yml``: the one place the book names its repository (empty: none)."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return str((config.get("repository") or {}).get("url") or "").strip()
 
 
 def pages() -> list[Path]:
@@ -136,6 +143,7 @@ def test_page_renders(page: str, server: str, browser) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(SHOTS / (page.replace("/", "_") + ".png")), full_page=False)
     links = tab.evaluate(LINKS_JS)
+    buttons = tab.evaluate("() => [...document.querySelectorAll('.article-header-buttons a[href]')].map(a => a.href)")
     tab.close()
     assert not errors, f"JavaScript errors on {page}: {errors}"
     assert drawn == figures, f"{page}: {figures - drawn} of {figures} plotly figures did not render"
@@ -145,6 +153,16 @@ def test_page_renders(page: str, server: str, browser) -> None:
     local = [link.split("#")[0] for link in links if link.startswith(server)]
     missing = sorted({link for link in local if not (HTML / link[len(server) + 1 :]).exists() and link != server + "/"})
     assert not missing, f"{page}: broken links {missing}"
+    # Launch and repository buttons only for the repository _config.yml names (none by default); download always.
+    repository = configured_repository()
+    launch = [link for link in links if "mybinder.org" in link or "colab.research.google.com" in link]
+    to_repos = [link for link in buttons if re.match(r"https://(github|gitlab|bitbucket)\.(com|org)/", link)]
+    if not repository:
+        assert not launch and not to_repos, f"{page}: links to a repository that is not configured: {launch + to_repos}"
+    else:
+        assert all(repository.split("://", 1)[1] in link for link in to_repos), f"{page}: {to_repos} vs {repository}"
+    if page.endswith(".html") and (HTML / "_sources" / page).with_suffix(".ipynb").exists():
+        assert any(link.endswith(".ipynb") for link in buttons), f"{page}: no download-notebook button"
 
 
 SPINE_CLICKS = [

@@ -263,3 +263,11 @@ def test_scores_and_figures_from_a_record() -> None:
     assert ex.table4_spec(record).validate().panels[0].rows[0][-1] == "81.3"
     with pytest.raises(FileNotFoundError, match=r"run_experiments\.py --only nope"):
         ex.load_record("nope")
+
+
+def test_curves_name_their_quantity() -> None:
+    """A loss curve is labelled as the loss, not as top-1 (the chapters draw validation loss per epoch too)."""
+    metrics = [{"epoch": 1, "val_top1": 50.0, "val_loss": 0.69}]
+    record = {"experiment": "x", "conditions": {"a": {}}, "runs": [{"condition": "a", "seed": 0, "metrics": metrics}]}
+    assert ex.curves_spec(record).validate().panels[0].y_label == "top-1 (%)"
+    assert ex.curves_spec(record, key="val_loss").validate().panels[0].y_label == "val_loss"

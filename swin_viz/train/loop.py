@@ -369,7 +369,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     # ---- 6. epochs: train, evaluate, checkpoint (only when the weights and the validation loss are finite)
     summary: dict[str, Any] = {"out": str(out), "label": cfg.label, "data": data.description,
-                               "trainable_parameters": tuned["trainable"]}  # fmt: skip
+                               "device": str(rt.device), "trainable_parameters": tuned["trainable"]}  # fmt: skip
     last_epoch = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, start_epoch + cfg.stop_after)
     for epoch in range(start_epoch, last_epoch):
         row: dict[str, Any] = {"epoch": epoch + 1, "step": 0, **train_one_epoch(run, epoch)}

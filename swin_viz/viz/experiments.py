@@ -109,7 +109,8 @@ def curves_spec(record: dict[str, Any], key: str = "val_top1", title: str = ""):
                [m[key] for m in r["metrics"]], colours[r["condition"]], dash=r["seed"] % 2 == 1)
         for r in record["runs"]
     ]  # fmt: skip
-    panel = Panel(f"{key} per epoch", "lines", series=series, x_label="epoch", y_label="top-1 (%)")
+    y_label = "top-1 (%)" if "top1" in key else key
+    panel = Panel(f"{key} per epoch", "lines", series=series, x_label="epoch", y_label=y_label)
     return FigureSpec(title or f"Experiment {record['experiment']}: learning curves", [panel], height=380)
 
 
