@@ -30,6 +30,7 @@ from . import (
     shapes,
     shift,
     training,
+    where_it_looks,
     windows,
 )
 from .components import COMPONENTS, explore
@@ -71,6 +72,9 @@ EXPLORERS: dict[str, ExplorerEntry] = {
         receptive_field.receptive_field_static,
     ),
     "shapes": ExplorerEntry(shapes.shapes_explorer, shapes.BENCH_CHANGES, shapes.shapes_static),
+    "where_it_looks": ExplorerEntry(
+        where_it_looks.where_it_looks_explorer, where_it_looks.BENCH_CHANGES, where_it_looks.where_it_looks_static
+    ),
 }
 """Every explorer, in the order of the book (bench/bench_widgets.py and the tests walk this)."""
 

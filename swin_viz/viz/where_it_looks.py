@@ -29,15 +29,14 @@ import torch
 
 from .. import attribution as A
 from ..model import SwinTransformer
-from ..pretrained import pretrained_info
-from ..zoo import shared_model
 from . import palette
 from .explorer import Explorer, State, static_figure, torch_threads
 from .images import IMAGES, load_image, normalize
+from .sources import CALLER_WEIGHTS_LABEL, digits_val, trained_model, trained_weights_label
 from .spec import FigureSpec, Panel, Rect, Series
 
 if TYPE_CHECKING:
-    from ..data import ImageSet
+    from .sources import ImageSet
 
 __all__ = [
     "BENCH_CHANGES",
@@ -61,13 +60,10 @@ class WhereCache:
 
     def __init__(self, model: SwinTransformer | None = None, images: ImageSet | None = None) -> None:
         if model is None:
-            from ..data import load_digits
-
-            model, images = shared_model(SOURCE, weights="pretrained"), images or load_digits(size=32, split="val")
-            info = pretrained_info(SOURCE)
-            self.weights = f"trained weights ({SOURCE}, val top-1 {float(info['val_top1']):.1f}%)"
+            model, images = trained_model(SOURCE)[0], images or digits_val()
+            self.weights = trained_weights_label(SOURCE)
         else:
-            self.weights = "weights supplied by the caller"
+            self.weights = CALLER_WEIGHTS_LABEL
         self.model = model
         if images is None:
             self.names = tuple(IMAGES)
