@@ -414,6 +414,27 @@ def test_a_lab_runs_to_its_last_cell(lab, tab) -> None:
         assert any("is not written yet" in t for t in texts)
         assert "NOT YET" in texts[-1] or any("NOT YET" in t for t in texts[-3:]), texts[-3:]
         assert not _raw_myst(_cell_texts(tab, LAB, 'markdown')), "MyST shown as text"
+        tab.evaluate("() => jupyterapp.shell.currentWidget.content.scrollToItem(4, 'start', 0)")
+        tab.wait_for_timeout(500)
+        tab.screenshot(path=str(work.parent / "student.png"))
+
+
+def test_myst_renders_in_chapter_10_and_every_lab(lab, tab) -> None:
+    """Admonitions, dropdowns, exercise blocks, labels and LaTeX render (jupyterlab-myst); nothing is run."""
+    url, token, work, _ = lab
+    labs = sorted(str(p.relative_to(work)) for p in (work / LAB).parent.glob("*.ipynb"))
+    pages = ["book/10_efficiency.ipynb", *labs]
+    assert len(pages) == 12
+    for name in pages:
+        tab.goto(f"{url}/lab/tree/{name}?reset&token={token}", wait_until="load")
+        tab.wait_for_function(
+            """(name) => { const p = window.jupyterapp && [...jupyterapp.shell.widgets('main')]
+                           .find(w => w.context && w.context.path === name);
+                           return p && p.context.isReady && p.node.querySelector('.jp-MarkdownCell'); }""",
+            arg=name, timeout=90_000,
+        )  # fmt: skip
+        raw = _raw_myst(_cell_texts(tab, name, "markdown"))
+        assert not raw, f"{name}: MyST shown as text: {raw[:2]}"
 
 
 def test_reading_leaves_the_clone_unchanged(lab) -> None:
