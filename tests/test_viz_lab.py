@@ -330,8 +330,13 @@ def _cell_texts(tab, name: str, kind: str) -> list[str]:
                if (cell.model.type !== kind) continue;
                await p.content.scrollToItem(i, 'start', 0).catch(() => {});
                await cell.ready; await new Promise(r => setTimeout(r, 50));
-               const node = kind === 'code' ? cell.outputArea.node : cell.node.querySelector('.jp-Cell-inputArea');
-               out.push(node ? node.innerText : '');
+               if (kind === 'code') { out.push(cell.outputArea.node.innerText); continue; }
+               // A markdown cell shows its rendered text once its editor is hidden (innerText skips hidden nodes).
+               const edited = () => { const e = cell.node.querySelector('.jp-InputArea-editor');
+                                      return e && e.offsetParent !== null; };
+               for (let t = 0; t < 100 && (!cell.rendered || edited()); t++) await new Promise(r => setTimeout(r, 50));
+               out.push((cell.rendered && !edited() ? '' : 'NOT RENDERED ')
+                        + cell.node.querySelector('.jp-Cell-inputArea').innerText);
              }
              return out; }""",
         [name, kind],
@@ -340,7 +345,8 @@ def _cell_texts(tab, name: str, kind: str) -> list[str]:
 
 def _raw_myst(texts: list[str]) -> list[str]:
     """Markdown that shows MyST source instead of rendering it (a directive fence, an option line)."""
-    marks = ("```{", ":::{", ":class:", ":label:", "{exercise", "{solution", "{admonition", "{dropdown", "$$")
+    marks = ("NOT RENDERED", "```{", ":::{", ":class:", ":label:", "{exercise", "{solution", "{admonition", "{dropdown",
+             "$$")
     return [t[:200] for t in texts if any(m in t for m in marks)]
 
 
@@ -426,6 +432,11 @@ def test_myst_renders_in_chapter_10_and_every_lab(lab, tab) -> None:
     pages = ["book/10_efficiency.ipynb", *labs]
     assert len(pages) == 12
     for name in pages:
+        _check_myst(tab, url, token, work, name)
+
+
+def _check_myst(tab, url: str, token: str, work: Path, name: str) -> None:
+    with _screenshot_on_error(tab, work.parent, "myst"):
         tab.goto(f"{url}/lab/tree/{name}?reset&token={token}", wait_until="load")
         tab.wait_for_function(
             """(name) => { const p = window.jupyterapp && [...jupyterapp.shell.widgets('main')]
