@@ -19,6 +19,12 @@ starts from (prompts), the solutions, and public and hidden tests. From it:
     writes ``notebooks/student/labXX.ipynb``, the pages the book shows: the student release with each solution
     in a collapsed block under its exercise; the book does not execute them.
 
+``lab [LAB ...] --out DIR [--keep]``
+    writes ``DIR/labXX.ipynb``, the pages a student opens in JupyterLab (``scripts/lab.sh`` serves them from
+    ``_lab/notebooks/student/``): the student release, made from the book's page without its solutions, whose
+    first cell lets Run All go past exercises not written yet (:func:`swin_course.notebook.keep_going`).
+    ``--keep`` leaves a page that is already there (the student's work) alone. Needs no Otter.
+
 ``bash scripts/course.sh release`` and ``bash scripts/course.sh grade DIR`` run these in the project's venv.
 """
 
@@ -212,6 +218,40 @@ def book_page(student: nbformat.NotebookNode, instructor: nbformat.NotebookNode)
     return student
 
 
+KEEP_GOING = ("\n\nfrom swin_course.notebook import keep_going\n\n"
+              "keep_going()  # a cell that needs a function you have not written yet says so; Run All goes on")
+
+
+def lab_page(page: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """The page a student opens in JupyterLab, from the book's page of lab ``name`` (:func:`book_page`): the student
+    release again (each solution block removed; Otter's assignment name back in the metadata, so that
+    ``course.py grade`` knows the lab), and its first code cell calls :func:`swin_course.notebook.keep_going`.
+    Its relative links are those of the book's page: it is meant for a folder ``notebooks/student/`` too."""
+    nb = nbformat.from_dict(page)
+    nb.cells = [c for c in nb.cells if not (c.cell_type == "markdown" and c.source.startswith("````{solution}"))]
+    if any("{solution}" in c.source for c in nb.cells if c.cell_type == "markdown"):
+        raise ValueError(f"{name}: a solution block is left in the student's page")
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    first.source = first.source.rstrip("\n") + KEEP_GOING
+    nb.metadata.pop("mystnb", None)  # the book's setting; in JupyterLab the student runs the page
+    nb.metadata["otter"] = {"assignment_name": name}
+    return nb
+
+
+def lab(labs: list[str], out: Path, keep: bool = False) -> list[Path]:
+    """Write the JupyterLab pages (:func:`lab_page`) of ``labs`` (default: all) to ``out``; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for src in sources(labs):
+        path = out / src.name
+        if keep and path.exists():
+            continue
+        page = nbformat.read(BOOK_PAGES / src.name, as_version=4)
+        nbformat.write(lab_page(page, src.stem), path)
+        written.append(path)
+    return written
+
+
 def book(labs: list[str]) -> None:
     BOOK_PAGES.mkdir(exist_ok=True)
     for src in sources(labs):
@@ -234,11 +274,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=None, help="CSV path (default: RELEASE/grades.csv)")
     p = sub.add_parser("book", help="the book's lab pages (student version, solutions collapsed)")
     p.add_argument("labs", nargs="*")
+    p = sub.add_parser("lab", help="the pages a student opens in JupyterLab (student release, no solutions)")
+    p.add_argument("labs", nargs="*")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--keep", action="store_true", help="leave pages that are already there alone")
     args = parser.parse_args(argv)
     if args.command == "release":
         release(args.labs, args.out)
     elif args.command == "grade":
         grade(args.submissions, args.release, args.out or args.release / "grades.csv")
+    elif args.command == "lab":
+        lab(args.labs, args.out, args.keep)
     else:
         book(args.labs)
 

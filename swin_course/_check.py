@@ -44,9 +44,21 @@ class Report:
         return bool(self.results) and all(ok for _, ok, _ in self.results)
 
     def __str__(self) -> str:
+        """The verdict, then each check; a reason shared by several failed checks is given once, with the checks
+        it applies to listed under it (a stub fails every case for the same reason)."""
         lines = [f"{self.exercise}: {'PASSED' if self.passed else 'NOT YET'}"]
+        cases: dict[str, list[str]] = {}  # reason -> the failed checks it explains
         for name, ok, why in self.results:
-            lines.append(f"  [{'ok' if ok else '!!'}] {name}" + (f" -- {why}" if why and not ok else ""))
+            if not ok and why:
+                cases.setdefault(why, []).append(name)
+        shown: set[str] = set()
+        for name, ok, why in self.results:
+            if ok or not why or len(cases[why]) == 1:
+                lines.append(f"  [{'ok' if ok else '!!'}] {name}" + (f" -- {why}" if why and not ok else ""))
+            elif why not in shown:
+                shown.add(why)
+                lines.append(f"  [!!] {why}, in {len(cases[why])} cases:")
+                lines.extend(f"         {case}" for case in cases[why])
         return "\n".join(lines)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython shows the text, not the dataclass

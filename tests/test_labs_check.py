@@ -110,3 +110,16 @@ def test_agrees_explains_held_out_failures() -> None:
             assert words in str(exc), str(exc)
         else:
             raise AssertionError(f"{words}: accepted")
+
+
+def test_a_reason_shared_by_several_cases_is_printed_once() -> None:
+    report = Report("exercise 2")
+    report.add("8 x 8", False, "not written yet (NotImplementedError)")
+    report.add("integers", True)
+    report.add("12 x 20", False, "not written yet (NotImplementedError)")
+    report.add("6 x 9", False, "the result has shape (3,)")
+    lines = str(report).split("\n")
+    assert str(report).count("not written yet") == 1, str(report)
+    at = next(i for i, line in enumerate(lines) if "not written yet" in line)
+    assert "2 cases" in lines[at] and lines[at + 1].strip() == "8 x 8" and lines[at + 2].strip() == "12 x 20"
+    assert "  [ok] integers" in lines and "  [!!] 6 x 9 -- the result has shape (3,)" in lines

@@ -175,3 +175,41 @@ def test_grading_gives_full_marks_to_the_solution_zero_to_the_stub_and_a_csv(rel
     assert float(rows["library.ipynb"]["exercise1"]) == 0 and float(rows["library.ipynb"]["total"]) == 0
     assert float(rows["capstone.ipynb"]["total"]) == float(rows["capstone.ipynb"]["possible"]) == 7
     assert {r["lab"] for r in rows.values()} == {lab, capstone}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_jupyterlab_pages_are_the_student_release(released: Path, lab: str, tmp_path: Path) -> None:
+    """``course.py lab``: what a student opens in JupyterLab (scripts/lab.sh) is the student release, no solutions,
+    with Otter's assignment name (so it can be graded) and a first cell that lets Run All go past stubs."""
+    (path,) = course.lab([lab], tmp_path)
+    page = nbformat.read(path, as_version=4)
+    student = nbformat.read(released / "student" / f"{lab}.ipynb", as_version=4)
+    instructor = nbformat.read(released / "instructor" / f"{lab}.ipynb", as_version=4)
+    code = [c.source for c in page.cells if c.cell_type == "code"]
+    want = [c.source for c in student.cells if c.cell_type == "code"]
+    assert code[0] == want[0].rstrip("\n") + course.KEEP_GOING and code[1:] == want[1:]
+    assert len(page.cells) == len(student.cells)
+    text = "\n".join(c.source for c in page.cells)
+    assert "{solution}" not in text and not [line for line in _solution_lines(instructor) if line in text]
+    assert page.metadata["otter"]["assignment_name"] == lab and "mystnb" not in page.metadata
+    assert course.lab([lab], tmp_path, keep=True) == [], "--keep rewrote a page the student may have edited"
+
+
+def test_a_jupyterlab_lab_runs_to_its_last_cell(tmp_path: Path) -> None:
+    """Run All on lab 4 as a student first opens it (every exercise a stub), in a kernel: the demo cells that call
+    an unwritten function say so in one line each, and the last check still runs."""
+    from nbclient import NotebookClient
+
+    (path,) = course.lab(["lab04"], tmp_path)
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), "Run All stopped before the last cell"
+    outputs = [o for c in code for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    said = [o.text for o in outputs if o.output_type == "stream" and "is not written yet" in o.text]
+    assert said and all(t.count("\n") == 1 for t in said), said  # one line each
+    assert any("my_region_labels is not written yet" in t for t in said)
+    last_check = next(c for c in reversed(code) if "check_" in c.source)
+    text = "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in last_check.outputs)
+    assert "NOT YET" in text and text.count(NOT_WRITTEN) == 1, text  # the reason once, the cases under it

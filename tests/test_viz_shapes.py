@@ -66,7 +66,7 @@ def test_spec_rows_are_the_trace(stage: str, filter: str, size: str) -> None:
     want = [r for r in trace_shapes(H, W) if stage_of(r[0]) == stage and fnmatch.fnmatchcase(r[0], pattern)]
     assert want and len(want) <= MAX_ROWS
     table, bars = spec.panels
-    assert [row[0].split("  ", 1)[1] for row in table.rows] == [r[0] for r in want]
+    assert [row[0].split("\u00a0\u00a0", 1)[1] for row in table.rows] == [r[0] for r in want]
     assert [row[1] for row in table.rows] == ["(" + ", ".join(map(str, r[1])) + ")" for r in want]
     assert [row[2] for row in table.rows] == [f"float32, {r[3]:,d}" for r in want]
     assert list(bars.series[0].y) == [r[3] for r in want] and bars.log_y
@@ -119,7 +119,7 @@ def test_explorer_headless() -> None:
     ex.set(stage="stage2", filter="*.attn.hook_q")
     rows = [r for r in trace_shapes(96, 96) if r[0].startswith("stage2.") and r[0].endswith(".attn.hook_q")]
     table, bars = ex.figure.data
-    assert [v.split("  ", 1)[1] for v in table.cells.values[0]] == [r[0] for r in rows]
+    assert [v.split("\u00a0\u00a0", 1)[1] for v in table.cells.values[0]] == [r[0] for r in rows]
     assert list(bars.y) == [r[3] for r in rows]
     ex.set(size="128")
     assert ex.figure.data[1].y[0] == next(r[3] for r in trace_shapes(128, 128) if r[0] == "stage2.block0.attn.hook_q")

@@ -1,10 +1,11 @@
 """Showing figures and explorers in a notebook so they work in Jupyter *and* in the static HTML book.
 
-* :func:`show` emits a plotly figure as two representations: plotly's own JSON (JupyterLab, Notebook 7,
-  VS Code and Colab draw it natively) and HTML that calls ``Plotly.newPlot`` on a global ``Plotly`` -- the
-  book loads ``plotly.min.js`` from its own ``_static`` folder (copied from the installed plotly package at
-  build time), so the HTML book needs no network. Without this, plotly's default renderer under the book's
-  executor emits only the JSON, which the HTML builder drops: the figure would silently disappear.
+* :func:`show` emits a plotly figure once: in Jupyter as plotly's own JSON (JupyterLab, Notebook 7, VS Code and
+  Colab draw it natively, with no kernel and in an untrusted notebook), and while the book is built as HTML that
+  calls ``Plotly.newPlot`` on a global ``Plotly`` -- the book loads ``plotly.min.js`` from its own ``_static``
+  folder (copied from the installed plotly package at build time), so the HTML book needs no network. Without
+  this, plotly's default renderer under the book's executor emits only the JSON, which the HTML builder drops:
+  the figure would silently disappear. One representation, not both: a saved chapter holds each figure once.
 * :func:`live` displays an explorer's widget; in the book that cell is tagged ``remove-output`` because
   widget callbacks need a running kernel, and the static twin is shown instead.
 """
@@ -37,11 +38,10 @@ def show(fig: go.Figure) -> None:
     """Display ``fig`` for Jupyter front-ends and for the HTML book (see the module docstring)."""
     from IPython.display import display
 
-    bundle: dict[str, Any] = {
-        "text/html": fig.to_html(include_plotlyjs=False, full_html=False, config={"responsive": True}),
-        "text/plain": f"<plotly figure: {fig.layout.title.text}>",
-    }
-    if os.environ.get("SWIN_VIZ_BOOK_BUILD") != "1":  # the HTML builder has no use for it (and warns)
+    bundle: dict[str, Any] = {"text/plain": f"<plotly figure: {fig.layout.title.text}>"}
+    if os.environ.get("SWIN_VIZ_BOOK_BUILD") == "1":  # the HTML builder drops plotly's JSON (and warns)
+        bundle["text/html"] = fig.to_html(include_plotlyjs=False, full_html=False, config={"responsive": True})
+    else:
         bundle["application/vnd.plotly.v1+json"] = json.loads(pio.to_json(fig, validate=False))
     display(bundle, raw=True)
 

@@ -216,7 +216,10 @@ def to_plotly_dict(spec: FigureSpec, columns: int | None = None) -> dict:
     data: list[dict] = []
     caption = geo["caption"]
     layout: dict = dict(
-        title=dict(text=spec.title, subtitle=dict(text=caption)) if spec.caption else dict(text=spec.title),
+        # The title hangs from the top of the figure, its caption lines below it: plotly's default ("auto") centres
+        # the title's baseline in the top margin, which pushed a three-line caption onto the panel titles.
+        title=dict(text=spec.title, yref="container", y=1.0, yanchor="top", pad=dict(t=14),
+                   **({"subtitle": dict(text=caption)} if spec.caption else {})),
         template=_TEMPLATE, height=geo["height"], autosize=True,
         margin=dict(l=60, r=60, t=geo["margin_t"], b=60), barmode="group",
         legend=dict(orientation="h", y=-0.08 if geo["rows"] > 1 else -0.2), annotations=[],
@@ -229,7 +232,12 @@ def to_plotly_dict(spec: FigureSpec, columns: int | None = None) -> dict:
                                           showarrow=False, font=dict(size=13)))  # fmt: skip
         if p.kind == "table":
             columns = [list(col) for col in zip(*p.rows)] if p.rows else [[] for _ in p.header]
-            data.append(dict(type="table", domain=dict(x=domain, y=ydomain),
+            # Relative widths, halfway between a column's longest unbreakable run and its longest text: plotly
+            # wraps a cell at spaces and cuts a run longer than its column (equal columns cut long names,
+            # "stage1.block0.hook_inpu"), and a column of short runs may wrap onto a second line.
+            texts = [[str(v) for v in [h, *col]] for h, col in zip(p.header, columns)]
+            widths = [(max(len(w) for t in col for w in t.split(" ")) + max(map(len, col))) / 2 + 2 for col in texts]
+            data.append(dict(type="table", domain=dict(x=domain, y=ydomain), columnwidth=widths,
                              header=dict(values=p.header, fill_color="#EEEEEE", align="left"),
                              cells=dict(values=columns, fill_color="white", align="left")))  # fmt: skip
             continue

@@ -128,8 +128,9 @@ def shapes_spec(stage: str = "stage1", filter: str = "*", size: str | int | tupl
     chosen = _select(rows, stage, pattern)
     shown = chosen[:MAX_ROWS]
     hidden = len(chosen) - len(shown)
-    # Three columns (the renderer gives every column the same width): "# name", shape, "dtype, numel".
-    table_rows = [[f"{i + 1}  {name}", _fmt_shape(shape), f"{dtype}, {numel:,d}"]
+    # Three columns: "# name", shape, "dtype, numel". The renderer sizes a column by its longest unbreakable run:
+    # non-breaking spaces keep a row's number with its name, which gets the room it needs, never cut.
+    table_rows = [[f"{i + 1}\u00a0\u00a0{name}", _fmt_shape(shape), f"{dtype}, {numel:,d}"]
                   for i, (name, shape, dtype, numel) in enumerate(shown)]  # fmt: skip
     if hidden:
         table_rows.append([f"... {hidden} more hidden", "narrow the filter", ""])

@@ -77,6 +77,9 @@ function controlRow(specs, state, onInput) {
     }
     const label = h("label", { class: "swin-viz-control", title: spec.help || "" },
       [h("span", { class: "swin-viz-label", text: spec.label }), input, value]);
+    // The control owns its keys: arrows move the slider, and the notebook around it (JupyterLab's command-mode
+    // shortcuts, which skip targets under data-lm-suppress-shortcuts) does not see them.
+    input.addEventListener("keydown", (event) => event.stopPropagation());
     input.addEventListener("input", () => onInput(spec.key, readInput(input, spec)));
     input.addEventListener("change", () => onInput(spec.key, readInput(input, spec)));
     inputs[spec.key] = { input, value, spec };
@@ -169,7 +172,7 @@ function mount(component, model, el) {
   if (!document.getElementById("swin-viz-style")) {
     document.head.append(h("style", { id: "swin-viz-style", text: STYLE }));
   }
-  const root = h("div", { class: "swin-viz" });
+  const root = h("div", { class: "swin-viz", "data-lm-suppress-shortcuts": "true" });
   const message = h("div", { class: "swin-viz-message" });
   const panels = h("div", { class: "swin-viz-panels" });
   let [state, note] = component.clamp({ ...component.defaults, ...(model.get("state") || {}) });
