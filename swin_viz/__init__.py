@@ -17,6 +17,7 @@ Files, in the order the paper introduces the ideas:
 ``probes.py``              measurements written on the hooks (mask leakage, saved tensors, reach)
 ``checkpoints.py``         loading official / timm / torchvision / HuggingFace weights; saving our own
 ``zoo.py``                 ``shared_model``: the one cache of shared, read-only models (random, shipped, meta)
+``export.py``              ``export_onnx``: one ONNX graph for every input size, hook points as extra outputs
 =========================  ==========================================================================
 """
 
@@ -33,6 +34,7 @@ from .checkpoints import (
     model_from_checkpoint,
     save_checkpoint,
 )
+from .export import export_onnx
 from .flops import MacReport, Macs, count_macs, macs_of, measure_macs, omega_msa, omega_wmsa
 from .geometry import StageInfo, stage_geometry
 from .hooks import HookPoint, hook_points, hooks, run_with_cache
@@ -85,6 +87,7 @@ __all__ = [
     "cyclic_shift",
     "detect_layout",
     "effective_window",
+    "export_onnx",
     "export_state_dict",
     "hook_points",
     "hooks",
