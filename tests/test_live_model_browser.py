@@ -125,9 +125,48 @@ def test_drawn_digits_give_the_librarys_logits_and_attention(tab, strokes) -> No
         np.testing.assert_allclose(got, cache[name], atol=1e-4, rtol=0, err_msg=name)
 
 
+@pytest.mark.parametrize(("size", "shift"), [(16, 0), (16, 2), (8, 2), (4, 2), (6, 2)])
+def test_the_attention_figure_reads_the_row_the_library_puts_each_token_in(tab, size, shift) -> None:
+    """The page finds a token's attention row by its own window arithmetic: it must be swin_viz's."""
+    from swin_viz import effective_window
+    from swin_viz.viz.attention_maps import window_layout
+
+    window, eff = effective_window(size, size, 4, shift)
+    coords, slot = window_layout(size, size, window, eff)
+    page = tab.evaluate(
+        """([H, s]) => { const f = window.swinViz.live_model.swinViz.windowSlot, out = [];
+      for (let r = 0; r < H; r++) for (let c = 0; c < H; c++) { const x = f(H, H, 4, s, r, c);
+        out.push([x.w, x.n, x.keys.map((k) => (k ? k : [-1, -1]))]); }
+      return out; }""",
+        [size, shift],
+    )
+    for (w, n, keys), (r, c) in zip(page, [(r, c) for r in range(size) for c in range(size)]):
+        assert (w, n) == tuple(slot[r, c]), (r, c)
+        assert keys == coords[w].tolist(), (r, c)
+
+
 def test_strokes_update_the_figures_within_the_budget(tab) -> None:
     timings = tab.evaluate("() => window.swinViz.live_model.swinViz.timings.slice()")
     assert len(timings) >= 8, timings
     median = statistics.median(timings[1:])  # the first includes compiling the graph
     print(f"stroke to figure: median {median:.1f} ms, max {max(timings[1:]):.1f} ms over {len(timings) - 1} updates")
     assert median <= 50, f"median stroke-to-figure {median:.1f} ms > 50 ms"
+
+
+def test_the_jupyter_widget_carries_the_runtime_and_the_graph() -> None:
+    from swin_viz.viz.components import LIVE_VENDOR, live_model_widget
+
+    vendor, graph = ROOT / "_vendor" / "onnxruntime-web", ROOT / "_vendor" / "live" / "digits_small.onnx"
+    if not graph.exists() or not all((vendor / f"{f}.gz").exists() for f in LIVE_VENDOR):
+        pytest.skip("run scripts/book_assets.py first (it fetches onnxruntime-web and exports the graph)")
+    widget = live_model_widget()
+    assert widget.wasm[:4] == b"\0asm" and widget.onnx == graph.read_bytes()
+    assert b"InferenceSession" in widget.ort_js and "liveModelComponent.mount" in widget._esm
+    assert widget.meta["outputs"][0] == "logits" and len(widget.meta["digits"]) == 10
+
+
+def test_without_the_runtime_the_widget_says_how_to_fetch_it(tmp_path: Path) -> None:
+    from swin_viz.viz.components import live_model_widget
+
+    with pytest.raises(FileNotFoundError, match=r"book_assets\.py"):
+        live_model_widget(vendor=tmp_path)

@@ -18,6 +18,7 @@ computes with swin_viz's tensors. Explorers that need a model's forward pass sta
 from __future__ import annotations
 
 import functools
+import html
 import json
 import os
 import uuid
@@ -243,4 +244,7 @@ def live_model() -> Any:
     """The live model to show as a cell's last expression: static HTML in the book build, the widget in Jupyter."""
     if os.environ.get("SWIN_VIZ_BOOK_BUILD") == "1":
         return _Html(live_model_html())
-    return live_model_widget()
+    try:
+        return live_model_widget()
+    except FileNotFoundError as err:  # a fresh clone: onnxruntime-web is fetched by the book's asset step
+        return _Html(f"<p><b>The live model needs onnxruntime-web:</b> {html.escape(str(err))}</p>")
