@@ -197,7 +197,7 @@ def live_model_html(static: str = "../_static") -> str:
              "  if (es.some((e) => e.isIntersecting)) { seen.disconnect(); start(); }\n"
              "}, { rootMargin: '200px' });\nseen.observe(el);\n"
              "(window.swinViz = window.swinViz || {}).live_model = el;\n")  # fmt: skip
-    return (f'<div class="swin-viz-root swin-viz-live-root" id="{uid}" data-component="live_model" '
+    return (f'<div class="swin-viz-live-root" id="{uid}" data-component="live_model" '
             'style="max-width:100%;min-height:300px"></div>\n'
             f'<script type="module">\n{source}\n{mount}</script>')  # fmt: skip
 
