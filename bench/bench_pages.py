@@ -46,6 +46,8 @@ def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 
 
 def _body_size(response) -> int:
+    if not response.url.startswith("http"):  # blob: and data: URLs the page makes itself travel nowhere
+        return 0
     try:
         return len(response.body()) if response.ok else 0
     except Exception:  # a response still streaming when the page is measured (none on a static book)
@@ -89,6 +91,51 @@ def measure(html: Path, pages: list[str] | None = None) -> list[dict]:
     return rows
 
 
+LIVE_PAGE = "book/live_model.html"
+
+
+def measure_live(html: Path, strokes: int = 30) -> dict | None:
+    """The live model page: bytes before and after the reader scrolls to the figure (the runtime and the graph load
+    then; the page first opens in a window too short to show it), and the stroke-to-figure latency over
+    ``strokes`` mouse strokes (ms, as the page measures it: from the pointer event to the redrawn figures)."""
+    from playwright.sync_api import sync_playwright
+
+    if not (html / LIVE_PAGE).exists():
+        return None
+    httpd, url = serve(html)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            context = browser.new_context(viewport={"width": 1280, "height": 240})  # the figure below the fold
+            tab = context.new_page()
+            responses: list = []
+            tab.on("response", lambda r: responses.append(r))
+            tab.goto(f"{url}/{LIVE_PAGE}", wait_until="load")
+            tab.wait_for_timeout(800)
+            before = sum(_body_size(r) for r in responses)
+            tab.set_viewport_size({"width": 1280, "height": 900})
+            tab.locator(".swin-viz-live-root").scroll_into_view_if_needed()
+            tab.wait_for_function("() => window.swinViz.live_model.dataset.ready === '1'", timeout=120_000)
+            tab.wait_for_function("() => window.swinViz.live_model.swinViz.idle()", timeout=120_000)
+            after = sum(_body_size(r) for r in responses)
+            box = tab.locator(".swin-viz-live canvas").first.bounding_box()
+            start = tab.evaluate("() => window.swinViz.live_model.swinViz.timings.length")
+            for i in range(strokes):
+                x, y = box["x"] + box["width"] * (0.2 + 0.6 * (i % 7) / 6), box["y"] + box["height"] * 0.2
+                tab.mouse.move(x, y)
+                tab.mouse.down()
+                tab.mouse.move(x, y + box["height"] * 0.6, steps=4)
+                tab.mouse.up()
+                tab.wait_for_function("() => window.swinViz.live_model.swinViz.idle()", timeout=30_000)
+            timings = tab.evaluate(f"() => window.swinViz.live_model.swinViz.timings.slice({start})")
+            browser.close()
+    finally:
+        httpd.shutdown()
+    timings.sort()
+    return {"page": LIVE_PAGE, "bytes_before": before, "bytes_after": after, "updates": len(timings),
+            "median_ms": timings[len(timings) // 2], "max_ms": timings[-1]}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("html", nargs="?", default=str(ROOT / "_build" / "html"))
@@ -103,6 +150,12 @@ def main() -> None:
               f"{r['over_1280']:9d} {r['over_800']:8d} {r['widest_800']:10d}")  # fmt: skip
     print(f"total figures {sum(r['figures'] for r in rows)}, too wide at 1280: {sum(r['over_1280'] for r in rows)}, "
           f"at 800: {sum(r['over_800'] for r in rows)}")  # fmt: skip
+    live = measure_live(Path(args.html))
+    if live:
+        print(f"live model ({live['page']}): {live['bytes_before'] / 1e6:.2f} MB before the reader reaches it, "
+              f"+{(live['bytes_after'] - live['bytes_before']) / 1e6:.2f} MB after; stroke to figure over "
+              f"{live['updates']} updates: median {live['median_ms']:.1f} ms, max {live['max_ms']:.1f} ms")  # fmt: skip
+        rows.append(live)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -18,6 +18,7 @@ Files, in the order the paper introduces the ideas:
 ``attribution.py``         where the model looks: attention rollout, Grad-CAM, per-query maps, their checks
 ``checkpoints/``           every checkpoint layout (official / timm / torchvision / HuggingFace), loading, saving
 ``zoo.py``                 ``shared_model``: the one cache of shared, read-only models (random, shipped, meta)
+``export.py``              ``export_onnx``: one ONNX graph for every input size, hook points as extra outputs
 =========================  ==========================================================================
 """
 
@@ -36,6 +37,7 @@ from .checkpoints import (
     official_state_dict,
     save_checkpoint,
 )
+from .export import export_onnx
 from .flops import MacReport, Macs, count_macs, macs_of, measure_macs, omega_msa, omega_wmsa
 from .geometry import StageInfo, stage_geometry
 from .hooks import HookPoint, hook_points, hooks, run_with_cache
@@ -93,6 +95,7 @@ __all__ = [
     "cyclic_shift",
     "detect_layout",
     "effective_window",
+    "export_onnx",
     "export_state_dict",
     "grad_cam",
     "hook_points",

@@ -19,6 +19,12 @@ def is_int(value: object) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
+def symbolic(*values: object) -> bool:
+    """True when a size is a ``torch.SymInt``: the model is being traced for export (``torch.export``, ONNX) with
+    a dynamic height or width. Code that branches on sizes takes its branch-free form then (:mod:`swin_viz.export`)."""
+    return any(isinstance(v, torch.SymInt) for v in values)
+
+
 def pair(value: int | tuple[int, int], what: str, minimum: int = 1) -> tuple[int, int]:
     """``7 -> (7, 7)``; a pair stays a pair. Rejects anything but one or two ints ``>= minimum``.
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_bool, check_positive, check_rate, configure, pair
+from ._validate import check_bool, check_positive, check_rate, configure, pair, symbolic
 from .hooks import HookPoint
 from .relative_position import RelativePositionBias
 
@@ -139,7 +139,10 @@ class WindowAttention(nn.Module):
         bias = self.hook_rel_bias(self.relative_bias(window)) if self.relative_bias is not None else None  # (h, N, N)
 
         nW = 1
-        if mask is not None:
+        if mask is not None and symbolic(Bw, N, *mask.shape):  # export tracing: the graph checks the shapes
+            mask = self.hook_mask(mask)
+            nW = mask.shape[0]
+        elif mask is not None:
             if not isinstance(mask, torch.Tensor) or mask.dim() != 3 or mask.shape[1:] != (N, N) or mask.shape[0] < 1:
                 got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
                 raise ValueError(f"mask must be (nW, {N}, {N}) with nW dividing {Bw} windows, got {got}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._validate import (
@@ -28,10 +29,11 @@ from ._validate import (
     check_shift,
     configure,
     pair,
+    symbolic,
 )
 from .attention import AttentionConfig, WindowAttention
 from .hooks import HookPoint
-from .shift import cyclic_shift, reverse_cyclic_shift, shifted_window_mask
+from .shift import cyclic_shift, reverse_cyclic_shift, roll_by_index, shifted_window_mask, traced_window_mask
 from .windows import effective_window, pad_to_window, window_partition, window_reverse
 
 __all__ = ["BlockConfig", "DropPath", "Mlp", "SwinBlock"]
@@ -159,6 +161,8 @@ class SwinBlock(nn.Module):
         check_bhwc(x, "SwinBlock", self.dim)
         x = self.hook_input(x)
         _, H, W, C = x.shape
+        if symbolic(H, W):  # traced for export with a dynamic height and width (swin_viz.export)
+            return self._forward_traced(x)
         # On an axis no larger than a window: one window of that size, no shift (official behaviour).
         window, shift = effective_window(H, W, self.window_size, self.shift_size)
         shifted = shift != (0, 0)
@@ -179,6 +183,37 @@ class SwinBlock(nn.Module):
         if shifted:
             y = reverse_cyclic_shift(y, shift)
         y = self.hook_attn_out(y[:, :H, :W, :])  # crop the padding
+
+        x = x + self.drop_path(y)
+        x = x + self.drop_path(self.hook_mlp_out(self.mlp(self.norm2(x))))
+        return self.hook_out(x)
+
+    def _forward_traced(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with no Python branch on the map size, for export tracing (``H, W`` are symbols).
+
+        One graph must serve every size, but eager mode chooses per size: an axis no larger than the window gets a
+        smaller window and no shift (:func:`~swin_viz.effective_window`). Here the window is always ``M``; the shift
+        is a tensor, 0 on such an axis; the roll is a gather (:func:`~swin_viz.shift.roll_by_index`); and the padding
+        keys of such an axis are masked to probability 0 (:func:`~swin_viz.shift.traced_window_mask`), which gives
+        the real tokens the smaller window's numbers. Hook points see the same tensors as in eager mode except on
+        such an axis, where ``hook_shifted``, ``hook_windows`` and the attention tensors keep the padded ``M``.
+        """
+        _, H, W, C = x.shape
+        (Mh, Mw), (sh, sw) = pair(self.window_size, "window_size"), pair(self.shift_size, "shift_size", minimum=0)
+        Hp, Wp = (H + Mh - 1) // Mh * Mh, (W + Mw - 1) // Mw * Mw  # padded to a multiple of the window
+        y = F.pad(self.norm1(x), (0, 0, 0, Wp - W, 0, Hp - H))
+        # Hp > M exactly when H > M; the shift is s there and 0 on an axis that fits in one window.
+        shift_h = (torch.arange(Hp, device=x.device) >= Mh).any().long() * sh
+        shift_w = (torch.arange(Wp, device=x.device) >= Mw).any().long() * sw
+        y = self.hook_shifted(roll_by_index(y, -shift_h, -shift_w))
+
+        windows = self.hook_windows(window_partition(y, (Mh, Mw)).reshape(-1, Mh * Mw, C))
+        shift_mask = (sh, sw) != (0, 0) and self.use_attn_mask
+        mask = traced_window_mask((H, W), (Hp, Wp), (Mh, Mw), (shift_h, shift_w), shift_mask, y.dtype, x.device)
+        y = self.attn(windows, mask=mask, window=(Mh, Mw))  # (B*nW, N, C)
+
+        y = window_reverse(y.reshape(-1, Mh, Mw, C), (Mh, Mw), Hp, Wp)
+        y = self.hook_attn_out(roll_by_index(y, shift_h, shift_w)[:, :H, :W, :])
 
         x = x + self.drop_path(y)
         x = x + self.drop_path(self.hook_mlp_out(self.mlp(self.norm2(x))))

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_bhwc, check_positive
+from ._validate import check_bhwc, check_positive, symbolic
 from .hooks import HookPoint
 
 __all__ = ["PatchMerging", "merge_patches"]
@@ -25,7 +25,11 @@ def merge_patches(x: torch.Tensor) -> torch.Tensor:
     An odd side is zero-padded at the bottom/right first (as the official detection code and torchvision do).
     """
     check_bhwc(x, "merge_patches")
-    H, W = x.shape[1:3]
+    B, H, W, C = x.shape
+    if symbolic(H, W):  # export tracing: pad by a symbol that may be 0, gather by a reshape (same order)
+        H2, W2 = (H + 1) // 2, (W + 1) // 2
+        x = F.pad(x, (0, 0, 0, 2 * W2 - W, 0, 2 * H2 - H)).reshape(B, H2, 2, W2, 2, C)
+        return x.permute(0, 1, 3, 4, 2, 5).reshape(B, H2, W2, 4 * C)  # (dx, dy) order: 00, 10, 01, 11
     if H % 2 or W % 2:
         x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
     return torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)

@@ -18,7 +18,15 @@ import torch
 from ._validate import check_bhwc, check_shift, check_size, pair
 from .windows import window_partition
 
-__all__ = ["MASK_VALUE", "cyclic_shift", "region_labels", "reverse_cyclic_shift", "shifted_window_mask"]
+__all__ = [
+    "MASK_VALUE",
+    "cyclic_shift",
+    "region_labels",
+    "reverse_cyclic_shift",
+    "roll_by_index",
+    "shifted_window_mask",
+    "traced_window_mask",
+]
 
 MASK_VALUE = -100.0
 """What the official code adds to the logits of pairs from different regions."""
@@ -108,3 +116,64 @@ def shifted_window_mask(
     windows = window_partition(labels[None, :, :, None], (Mh, Mw)).reshape(-1, Mh * Mw)  # (nW, N)
     different = windows[:, :, None] != windows[:, None, :]  # (nW, N, N)
     return torch.zeros(different.shape, dtype=dtype, device=device).masked_fill(different, mask_value)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Export tracing (swin_viz.export): sizes are symbols, so nothing below branches on them in Python.
+
+PAD_MASK_VALUE = -1e4
+"""Added to the logits of padding keys in a traced graph: ``exp`` gives exactly 0, so they get no attention."""
+
+
+def roll_by_index(x: torch.Tensor, shift_h: torch.Tensor | int, shift_w: torch.Tensor | int) -> torch.Tensor:
+    """``torch.roll(x, (shift_h, shift_w), dims=(1, 2))`` of ``(B, H, W, C)`` as two gathers, for a shift that is a
+    tensor (it depends on the input size in a traced graph): row ``i`` of the result is row ``(i - shift_h) mod H``.
+    Needs ``|shift| <= size`` on each axis, as a cyclic shift (``< M <= padded size``) has.
+    """
+    H, W = x.shape[1:3]
+    return x.index_select(1, _wrap(torch.arange(H, device=x.device) - shift_h, H)).index_select(
+        2, _wrap(torch.arange(W, device=x.device) - shift_w, W)
+    )
+
+
+def _wrap(index: torch.Tensor, size: int) -> torch.Tensor:
+    """``index mod size`` for ``-size <= index < 2 * size`` (a shift is smaller than the map), written with
+    ``where``: the ONNX exporter takes ``%`` only by a constant, and ``size`` is a symbol here."""
+    return torch.where(index < 0, index + size, torch.where(index >= size, index - size, index))
+
+
+def traced_window_mask(
+    size: tuple[int, int],
+    padded: tuple[int, int],
+    window: tuple[int, int],
+    shift: tuple[torch.Tensor, torch.Tensor],
+    shift_mask: bool,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The additive mask ``(nW, N, N)`` of a traced block, whose window is always ``M`` (:meth:`SwinBlock.forward`).
+
+    ``size`` is the map ``(H, W)``, ``padded`` the map padded to a multiple of the window, ``shift`` the shift per
+    axis as tensors (0 on an axis no larger than the window). Two parts:
+
+    * the shifted-window mask of :func:`shifted_window_mask` when ``shift_mask``; the bands are :func:`_bands`' with
+      a tensor flag ``shift > 0`` in place of its ``if``, so an axis whose shift is 0 at run time has one band;
+    * on an axis no larger than the window, :data:`PAD_MASK_VALUE` on the padding keys: eager mode shrinks the
+      window to the map there (:func:`~swin_viz.effective_window`), and a softmax that gives the padding exactly 0
+      leaves every real token's attention equal to the smaller window's.
+    """
+    labels, padding = [], []
+    for n, n_pad, m, s in zip(size, padded, window, shift):
+        pos = torch.arange(n_pad, device=device)
+        band = (pos >= n_pad - m).long() + (pos >= n_pad - s).long()
+        labels.append(band * (s > 0).long())
+        padding.append((pos >= n) & ~(pos >= m).any())  # padding of an axis that fits in one window
+    regions = 3 * labels[0][:, None] + labels[1][None, :]  # (Hp, Wp)
+    pad_keys = padding[0][:, None] | padding[1][None, :]  # (Hp, Wp)
+    N = window[0] * window[1]
+    regions = window_partition(regions[None, :, :, None], window).reshape(-1, N)  # (nW, N)
+    pad_keys = window_partition(pad_keys[None, :, :, None], window).reshape(-1, 1, N)  # (nW, 1, N)
+    mask = torch.zeros(regions.shape[0], N, N, dtype=dtype, device=device)
+    if shift_mask:
+        mask = mask.masked_fill(regions[:, :, None] != regions[:, None, :], MASK_VALUE)
+    return mask.masked_fill(pad_keys, PAD_MASK_VALUE)

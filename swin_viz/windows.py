@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._validate import check_bhwc, check_shift, check_size, pair
+from ._validate import check_bhwc, check_shift, check_size, pair, symbolic
 
 __all__ = ["effective_window", "num_windows", "pad_to_window", "window_partition", "window_reverse"]
 
@@ -31,7 +31,7 @@ def window_partition(x: torch.Tensor, window_size: int | tuple[int, int]) -> tor
     Mh, Mw = pair(window_size, "window_size")
     B, H, W, C = x.shape
     for m, size, axis in ((Mh, H, "H"), (Mw, W, "W")):
-        if size % m:
+        if not symbolic(size, m) and size % m:
             raise ValueError(
                 f"window_size {m} must divide {axis}={size}; pad or resize (swin_viz.pad_to_window pads to "
                 f"{-(-size // m) * m})"
@@ -44,6 +44,9 @@ def window_partition(x: torch.Tensor, window_size: int | tuple[int, int]) -> tor
 def window_reverse(windows: torch.Tensor, window_size: int | tuple[int, int], H: int, W: int) -> torch.Tensor:
     """Put windows back into a map: ``(B * nW, Mh, Mw, C) -> (B, H, W, C)``; the inverse of :func:`window_partition`."""
     Mh, Mw = pair(window_size, "window_size")
+    if symbolic(H, W, Mh, Mw):  # export tracing: sizes are symbols; the graph, not Python, checks them
+        x = windows.reshape(-1, H // Mh, W // Mw, Mh, Mw, windows.shape[-1])
+        return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, H, W, windows.shape[-1])
     check_size(H, W, "window_reverse")
     if not isinstance(windows, torch.Tensor):
         raise TypeError(f"window_reverse expects a torch.Tensor of windows, got {type(windows).__name__}")

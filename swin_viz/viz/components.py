@@ -18,6 +18,7 @@ computes with swin_viz's tensors. Explorers that need a model's forward pass sta
 from __future__ import annotations
 
 import functools
+import html
 import json
 import os
 import uuid
@@ -26,7 +27,18 @@ from typing import Any
 
 from . import palette
 
-__all__ = ["COMPONENTS", "component_html", "component_source", "component_widget", "explore"]
+__all__ = [
+    "COMPONENTS",
+    "component_html",
+    "component_source",
+    "component_widget",
+    "explore",
+    "live_model",
+    "live_model_html",
+    "live_model_meta",
+    "live_model_source",
+    "live_model_widget",
+]
 
 COMPONENTS: dict[str, dict[str, Any]] = {
     "windows": {"files": ("windows.js",), "object": "windowsComponent", "controls": ("H", "W", "M")},
@@ -119,3 +131,120 @@ def explore(name: str, **state: Any) -> Any:
     if os.environ.get("SWIN_VIZ_BOOK_BUILD") == "1":
         return _Html(component_html(name, **state))
     return component_widget(name, **state)
+
+
+# ================================================================================================ the live model
+LIVE_MODEL = "digits-small"
+LIVE_OUTPUTS = ("*.attn.hook_probs", "stage?.hook_out")
+"""What the live page's graph returns besides the logits: every block's attention, every stage's map."""
+LIVE_VENDOR = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+"""The onnxruntime-web files the page loads (scripts/book_assets.py copies them from the npm package)."""
+
+
+def live_model_meta(digits: int = 10) -> dict[str, Any]:
+    """What the live component needs to know besides the graph: geometry, classes, normalisation, output names and
+    ``digits`` validation digits (``{"index", "label", "pixels"}``, 32x32 grey values 0..255, one per class)."""
+    import torch
+
+    from swin_viz import hook_points
+    from swin_viz.data import IMAGENET_MEAN, IMAGENET_STD
+    from swin_viz.hooks import match_names
+
+    from .attention_maps import digits_val, pick_images, trained_model
+
+    model, info = trained_model(LIVE_MODEL)
+    cfg = model.config
+    data = digits_val()
+    chosen = pick_images(data.labels, digits)
+    hook_points(model)
+    return {
+        "size": 32, "patch": cfg.patch_size, "window": cfg.window_size, "depths": list(cfg.depths),
+        "heads": list(cfg.num_heads), "classes": list(info["classes"]), "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD), "outputs": ["logits", *match_names(model, list(LIVE_OUTPUTS))],
+        "digits": [{"index": i, "label": int(data.labels[i]),
+                    "pixels": data.images[i, 0].to(torch.int32).flatten().tolist()} for i in chosen],
+    }  # fmt: skip
+
+
+@functools.cache
+def live_model_source() -> str:
+    """The live model's ES module: the palette, ``common.js``, ``live_model.js`` and an anywidget ``render``."""
+    colours = {"WINDOW_COLORS": list(palette.WINDOW_COLORS), "OUTLINE": palette.OUTLINE,
+               "HIGHLIGHT": palette.HIGHLIGHT, "FONT_COLOR": palette.FONT_COLOR, "BACKGROUND": palette.BACKGROUND,
+               "REGION_COLORS": list(palette.REGION_COLORS), "MASK_COLORS": list(palette.MASK_COLORS)}  # fmt: skip
+    return "\n".join([
+        f"const PALETTE = {json.dumps(colours)};", _js("common.js"), _js("live_model.js"),
+        "export { staticModel };\nexport const component = liveModelComponent;\n"
+        "export default { render({ model, el }) { injectStyle(el); liveModelComponent.mount(model, el); } };",
+    ])  # fmt: skip
+
+
+def live_model_html(static: str = "../_static") -> str:
+    """The live model for the static book: a ``<div>`` whose module mounts when the reader scrolls to it, then
+    loads onnxruntime-web and the graph, gzipped, from ``static`` (the book's ``_static`` folder, relative to the
+    page; ``scripts/book_assets.py`` puts them there)."""
+    uid = f"swin-viz-live-{uuid.uuid4().hex[:8]}"
+    ort = f"{static}/onnxruntime-web"
+    state = {"ort_url": f"{ort}/{LIVE_VENDOR[0]}.gz", "wasm_mjs_url": f"{ort}/{LIVE_VENDOR[1]}.gz",
+             "wasm_url": f"{ort}/{LIVE_VENDOR[2]}.gz", "model_url": f"{static}/live/digits_small.onnx.gz",
+             "meta": live_model_meta()}  # fmt: skip
+    source = live_model_source().replace("</script", "<\\/script")
+    mount = (f"\nconst el = document.getElementById({json.dumps(uid)});\nconst state = {json.dumps(state)};\n"
+             "for (const k of ['ort_url', 'wasm_mjs_url', 'wasm_url', 'model_url'])\n"
+             "  state[k] = new URL(state[k], document.baseURI).href;\n"
+             "const start = () => { injectStyle(el); liveModelComponent.mount(staticModel(state), el); };\n"
+             "const seen = new IntersectionObserver((es) => {\n"
+             "  if (es.some((e) => e.isIntersecting)) { seen.disconnect(); start(); }\n"
+             "}, { rootMargin: '200px' });\nseen.observe(el);\n"
+             "(window.swinViz = window.swinViz || {}).live_model = el;\n")  # fmt: skip
+    return (f'<div class="swin-viz-live-root" id="{uid}" data-component="live_model" '
+            'style="max-width:100%;min-height:300px"></div>\n'
+            f'<script type="module">\n{source}\n{mount}</script>')  # fmt: skip
+
+
+def live_model_widget(vendor: str | os.PathLike[str] | None = None, onnx: str | os.PathLike[str] | None = None) -> Any:
+    """The live model as a Jupyter widget: the same module, with onnxruntime-web's files and the graph sent as bytes.
+
+    ``vendor`` is the folder with :data:`LIVE_VENDOR` (default ``_vendor/onnxruntime-web`` of the repository, which
+    ``scripts/book_assets.py`` fills); ``onnx`` the graph (default: exported now with :func:`swin_viz.export_onnx`).
+    """
+    import gzip
+    import tempfile
+    from pathlib import Path
+
+    import anywidget
+    import traitlets
+
+    root = Path(__file__).resolve().parents[2]
+    folder = Path(vendor) if vendor is not None else root / "_vendor" / "onnxruntime-web"
+    missing = [f"{f}.gz" for f in LIVE_VENDOR if not (folder / f"{f}.gz").exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder} lacks {missing}: run `python scripts/book_assets.py` (npm fetches them)")
+    if onnx is None:
+        cached = root / "_vendor" / "live" / "digits_small.onnx"
+        if cached.exists():
+            onnx = cached
+        else:
+            from swin_viz.export import export_onnx
+
+            from .attention_maps import trained_model
+
+            onnx = Path(tempfile.mkdtemp()) / "digits_small.onnx"
+            export_onnx(trained_model(LIVE_MODEL)[0], onnx, hook_outputs=list(LIVE_OUTPUTS))
+    cls = type("LiveModel", (anywidget.AnyWidget,), {
+        "_esm": live_model_source(), "meta": traitlets.Dict().tag(sync=True),
+        "ort_js": traitlets.Bytes().tag(sync=True), "wasm": traitlets.Bytes().tag(sync=True),
+        "wasm_mjs": traitlets.Bytes().tag(sync=True), "onnx": traitlets.Bytes().tag(sync=True),
+    })  # fmt: skip
+    ort_js, wasm_mjs, wasm = (gzip.decompress((folder / f"{f}.gz").read_bytes()) for f in LIVE_VENDOR)
+    return cls(meta=live_model_meta(), ort_js=ort_js, wasm_mjs=wasm_mjs, wasm=wasm, onnx=Path(onnx).read_bytes())
+
+
+def live_model() -> Any:
+    """The live model to show as a cell's last expression: static HTML in the book build, the widget in Jupyter."""
+    if os.environ.get("SWIN_VIZ_BOOK_BUILD") == "1":
+        return _Html(live_model_html())
+    try:
+        return live_model_widget()
+    except FileNotFoundError as err:  # a fresh clone: onnxruntime-web is fetched by the book's asset step
+        return _Html(f"<p><b>The live model needs onnxruntime-web:</b> {html.escape(str(err))}</p>")
