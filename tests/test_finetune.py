@@ -346,13 +346,23 @@ def test_a_missing_or_mis_shaped_backbone_key_stops_with_its_name(make_tiny) -> 
         FT.init_from_checkpoint(make_tiny(), make_tiny(mlp_ratio=2.0).state_dict())
 
 
-def test_init_together_with_resume_is_an_error(tmp_path: Path) -> None:
+def test_init_together_with_resume_starts_from_the_init_when_there_is_no_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--init`` with ``--resume`` is one command to resubmit: the first time (no checkpoint) it starts from the
+    init; later the checkpoint wins (``tests/test_train_commands.py`` resumes one on 2 processes)."""
     from swin_viz.train import TrainConfig, train
 
-    cfg = TrainConfig(init=str(SHIPPED), resume=True, out=str(tmp_path), model="small", data="digits")
-    pattern = r"init='.*digits_small\.pt': --init starts a new run.*--resume continues .*pass one"
-    with pytest.raises(ValueError, match=pattern):
-        train(cfg)
+    cfg = TrainConfig(init=str(SHIPPED), resume=True, out=str(tmp_path), model="small", data="digits", epochs=1,
+                      batch_size=16, max_steps_per_epoch=1, mixup=0.0, cutmix=0.0, randaugment="", reprob=0.0,
+                      device="cpu", progress=False, finetune="linear")  # fmt: skip
+    train(cfg)
+    out = capsys.readouterr().out
+    assert "no checkpoint at" in out and f"init from {SHIPPED}" in out
+    run = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert run["train_config"]["init"] == str(SHIPPED)
+    shipped = torch.load(SHIPPED, weights_only=True)["state_dict"]
+    assert torch.equal(run["state_dict"]["patch_embed.proj.weight"], shipped["patch_embed.proj.weight"])
 
 
 # ========================================================================================== the training engine
