@@ -444,15 +444,16 @@ def _fit_to_run(cfg: TrainConfig, rt: Runtime) -> TrainConfig:
 
 def _per_rank_draws(cfg: TrainConfig) -> list[str]:
     """What this run draws from each rank's own random stream (so another number of processes would draw
-    differently): stochastic depth, and RandAugment/erasing on the device."""
+    differently): stochastic depth, and random erasing on the device. RandAugment and the crops draw per image
+    from ``(seed, epoch, index)`` in the loaders, the same for any number of processes."""
     draws = []
     drop_path = cfg.drop_path
     if drop_path is None:
         drop_path = cfg.model_kwargs.get("drop_path_rate", model_config(cfg.model).get("drop_path_rate", 0.0))
     if drop_path and drop_path > 0:
         draws.append(f"stochastic depth ({drop_path})")
-    if cfg.augment and (cfg.randaugment or cfg.reprob > 0):
-        draws.append("RandAugment and random erasing on the device")
+    if cfg.augment and cfg.reprob > 0:
+        draws.append(f"random erasing on the device ({cfg.reprob})")
     return draws
 
 
