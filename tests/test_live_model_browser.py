@@ -129,7 +129,7 @@ def test_drawn_digits_give_the_librarys_logits_and_attention(tab, strokes) -> No
 def test_the_attention_figure_reads_the_row_the_library_puts_each_token_in(tab, size, shift) -> None:
     """The page finds a token's attention row by its own window arithmetic: it must be swin_viz's."""
     from swin_viz import effective_window
-    from swin_viz.viz.attention_maps import window_layout
+    from swin_viz.viz.window_layout import window_layout
 
     window, eff = effective_window(size, size, 4, shift)
     coords, slot = window_layout(size, size, window, eff)

@@ -147,10 +147,11 @@ def live_model_meta(digits: int = 10) -> dict[str, Any]:
     import torch
 
     from swin_viz import hook_points
-    from swin_viz.data import IMAGENET_MEAN, IMAGENET_STD
     from swin_viz.hooks import match_names
 
-    from .attention_maps import digits_val, pick_images, trained_model
+    from .attention_cache import pick_images
+    from .images import IMAGENET_MEAN, IMAGENET_STD
+    from .sources import digits_val, trained_model
 
     model, info = trained_model(LIVE_MODEL)
     cfg = model.config
@@ -227,7 +228,7 @@ def live_model_widget(vendor: str | os.PathLike[str] | None = None, onnx: str | 
         else:
             from swin_viz.export import export_onnx
 
-            from .attention_maps import trained_model
+            from .sources import trained_model
 
             onnx = Path(tempfile.mkdtemp()) / "digits_small.onnx"
             export_onnx(trained_model(LIVE_MODEL)[0], onnx, hook_outputs=list(LIVE_OUTPUTS))
