@@ -1,4 +1,4 @@
-"""The GPU check: one call, at most 8 minutes, leaves a record, ``bench/results/gpu_check.json``. Chapter 11 draws it.
+"""The GPU check: one call, at most 8 minutes, leaves a record, ``bench/results/gpu_check.json``. Chapter 12 draws it.
 
     bash bench/gpu_check.sh                        # installs the carried wheels (webdataset), then runs this script
     python bench/gpu_check.py --out bench/results/gpu_check.json

@@ -1,4 +1,4 @@
-"""Train every controlled experiment of the book (chapters 4, 5, 6, 11) and write its records.
+"""Train every controlled experiment of the book (chapters 4, 5, 6, 12) and write its records.
 
     OMP_NUM_THREADS=1 python scripts/run_experiments.py                 # all experiments, seeds 0 1 2
     OMP_NUM_THREADS=1 python scripts/run_experiments.py --only shift    # one experiment
@@ -61,7 +61,7 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
                     img_size=16), "none": dict(position="none")},
     ),
     "table4": dict(
-        task="photos", epochs=4, model=PHOTOS_MODEL, chapter=11,
+        task="photos", epochs=4, model=PHOTOS_MODEL, chapter=12,
         question="The paper's Table 4 in miniature: shift on/off x relative/absolute/no position.",
         conditions={f"{'shift' if s else 'no shift'}, {p}": dict(shift=s, position=p, **({"img_size": 32}
                     if p == "absolute" else {})) for s in (True, False) for p in ("relative", "absolute", "none")},

@@ -1,4 +1,4 @@
-"""Checks of lab 12 (an ablation of the student's choice), on the experiments the book ships (chapters 4, 5, 6, 11).
+"""Checks of lab 12 (an ablation of the student's choice), on the experiments the book ships (chapters 4, 5, 6, 12).
 
 The records (``swin_viz/assets/experiments/*.json``, read with :func:`swin_viz.viz.experiments.load_record`) hold
 every run's full :class:`~swin_viz.train.config.TrainConfig`. An experiment's *baseline* is its first condition

@@ -6,7 +6,7 @@
   (``torch.autograd.graph.saved_tensors_hooks``), against :func:`saved_tensor_bytes`;
 * :func:`check_window_macs_ratio` -- the predicted MAC ratio of a Swin block with M=14 vs M=7.
 
-:func:`saved_tensor_bytes` is also what chapter 10 uses to measure gradient checkpointing. Each check runs the
+:func:`saved_tensor_bytes` is also what chapter 11 uses to measure gradient checkpointing. Each check runs the
 answer on several inputs (Swin-T's stages, non-square maps, other window sizes, other dtypes) and names the
 typical mistake it recognises.
 """

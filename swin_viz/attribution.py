@@ -1,5 +1,5 @@
 """Where does Swin look? Attribution maps written on the hook points, and checks of their faithfulness
-(chapter "Where does Swin look?", after chapter 9).
+(chapter 10, "Where does Swin look?").
 
 Three maps, each ``(B, H, W)`` at the input's resolution (a token's value on every pixel of its patch):
 

@@ -3,10 +3,10 @@
 The chapters use these to measure what a mechanism does; the labs ask the student to write some of them.
 
 =============================  ==========================================================================
-:func:`mask_leakage`           attention a shifted block gives across regions, mask zeroed or kept (ch. 8)
-:func:`saved_tensors`          every tensor autograd saves for backward (ch. 9)
-:func:`saved_tensor_bytes`     the bytes those tensors keep alive (ch. 9)
-:func:`official_state_dict`    weights named as an official checkpoint, with its derived buffers (ch. 8)
+:func:`mask_leakage`           attention a shifted block gives across regions, mask zeroed or kept (ch. 9)
+:func:`saved_tensors`          every tensor autograd saves for backward (ch. 11)
+:func:`saved_tensor_bytes`     the bytes those tensors keep alive (ch. 11)
+:func:`official_state_dict`    weights named as an official checkpoint, with its derived buffers (ch. 9)
 :func:`reach_counts`           after how many blocks each token first depends on one input token (ch. 4)
 =============================  ==========================================================================
 """

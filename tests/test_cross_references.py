@@ -106,8 +106,8 @@ def rel(path: Path) -> str:
 
 
 # ============================================================================================= the numbering
-def test_the_numbered_part_is_the_twelve_chapters_and_each_file_carries_its_number() -> None:
-    assert len(CHAPTERS) == 12, [rel(p) for p in CHAPTERS.values()]
+def test_the_numbered_part_is_the_thirteen_chapters_and_each_file_carries_its_number() -> None:
+    assert len(CHAPTERS) == 13, [rel(p) for p in CHAPTERS.values()]
     for n, path in CHAPTERS.items():
         assert path.name.startswith(f"{n:02d}_"), f"chapter {n} is printed from {rel(path)}: rename it {n:02d}_..."
 

@@ -7,7 +7,7 @@ Collected only with ``SWIN_VIZ_REFERENCE=1`` (see conftest.py), in an environmen
     SWIN_VIZ_REFERENCE=1 SWIN_VIZ_REFERENCE_REPORT=bench/results/rand_augment_reference.json PYTHONPATH=$PWD \
         /work/refenv/bin/python -m pytest tests/test_rand_augment_reference.py -p no:cacheprovider -o addopts="" -s
 
-(timm 1.0.31 and Pillow 13.0.0 wrote the committed ``bench/results/rand_augment_reference.json``; chapter 11 reads
+(timm 1.0.31 and Pillow 13.0.0 wrote the committed ``bench/results/rand_augment_reference.json``; chapter 12 reads
 it.)
 
 Set ``SWIN_VIZ_REFERENCE_REPORT=path.json`` to write each operation's largest difference (in 8-bit levels).

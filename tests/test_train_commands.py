@@ -1,4 +1,4 @@
-"""Every training command of the README and chapters 11-12, run as a user runs it: ``python -m swin_viz.train`` (or
+"""Every training command of the README and chapters 12-13, run as a user runs it: ``python -m swin_viz.train`` (or
 ``torchrun``) in a fresh process, on tiny data, 2 steps each.
 
 Nothing here imports the engine at the top: a module the command forgets to import (``--data shards`` once did)
@@ -134,7 +134,7 @@ def test_cifar10_python_batches(tmp_path: Path) -> None:
 
 
 def test_digits_cpu_demo(tmp_path: Path) -> None:
-    """README and chapter 11: ``python -m swin_viz.train --preset cpu-demo``."""
+    """README and chapter 12: ``python -m swin_viz.train --preset cpu-demo``."""
     log = train(tmp_path / "run", "--preset", "cpu-demo", *FAST)
     assert "short CPU schedule" in log and "epoch 1 step 2" in log
 
@@ -151,7 +151,7 @@ def test_task(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mode", ["full", "linear", "last-1", "lora"])
 def test_init_with_each_finetune_mode(tmp_path: Path, mode: str) -> None:
-    """README and chapter 12: ``--preset cpu-demo --init swin_viz/assets/digits_small.pt --finetune MODE``."""
+    """README and chapter 13: ``--preset cpu-demo --init swin_viz/assets/digits_small.pt --finetune MODE``."""
     extra = ["--lora-rank", "4"] if mode == "lora" else []
     log = train(tmp_path / "run", "--preset", "cpu-demo", "--init", str(DIGITS_CKPT), "--finetune", mode, *extra,
                 *FAST)  # fmt: skip

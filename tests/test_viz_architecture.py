@@ -100,6 +100,7 @@ def test_small_model_any_configuration() -> None:
 def test_lit_parts() -> None:
     assert lit(arch.architecture_svg("swin_t")) == set()
     assert lit(arch.architecture_svg("swin_t", here="05_attention_mask")) == {"block1.mask"}
+    assert lit(arch.architecture_svg("swin_t", here="10_where_swin_looks")) == {"block0.probs", "block1.probs"}
     assert lit(arch.architecture_svg("swin_t", here="02_patches")) == {"partition", "partition.map", "stage1.embedding"}
     assert lit(arch.architecture_svg("swin_t", here="08_hierarchy")) == {
         "stage2.merging", "stage3.merging", "stage4.merging",

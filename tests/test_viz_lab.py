@@ -445,7 +445,7 @@ def test_myst_renders_in_chapter_10_and_every_lab(lab, tab) -> None:
     """Admonitions, dropdowns, exercise blocks, labels and LaTeX render (jupyterlab-myst); nothing is run."""
     url, token, work, _ = lab
     labs = sorted(str(p.relative_to(work)) for p in (work / LAB).parent.glob("*.ipynb"))
-    pages = ["book/10_efficiency.ipynb", *labs]
+    pages = ["book/11_efficiency.ipynb", *labs]
     assert len(pages) == 12
     for name in pages:
         _check_myst(tab, url, token, work, name)

@@ -1,4 +1,4 @@
-"""Generated, controlled data sets: each isolates one mechanism of Swin (book chapters 4, 5, 6 and 11).
+"""Generated, controlled data sets: each isolates one mechanism of Swin (book chapters 4, 5, 6 and 12).
 
 Every task returns ``(train, val)`` :class:`~swin_viz.data.sources.ImageSet` pairs, fixed by ``seed``. The marks
 tasks draw 16x16 images (24x24 for ``wrap``): a dark, faintly noisy background and 2x2-pixel coloured *marks*
@@ -18,7 +18,7 @@ aligned to the patch grid, so with ``patch_size=2`` each mark is exactly one tok
   window (one per window and token row); label: is the red one on the left (in every pair)? The marks and the
   background are the same in both classes: only the arrangement differs. Training images put the pairs in the top
   two windows, validation images in the bottom two (positions never seen in training).
-* ``photos`` (Table 4 in miniature, chapter 11): 32x32 crops of the photographs scikit-image bundles (no
+* ``photos`` (Table 4 in miniature, chapter 12): 32x32 crops of the photographs scikit-image bundles (no
   download); label: which photograph. Training crops come from the left 3/4 of each photograph, validation crops
   from the right 1/4, so no validation pixel was seen in training.
 """

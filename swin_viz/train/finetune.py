@@ -1,6 +1,6 @@
 """Fine-tuning a pretrained Swin: start from a checkpoint, a new head, another window size, what is trained.
 
-The training layer's side of the chapter "Fine-tuning a pretrained Swin" (``book/12_finetuning.ipynb``). Four
+The training layer's side of the chapter "Fine-tuning a pretrained Swin" (``book/13_finetuning.ipynb``). Four
 steps, each a function:
 
 1. :func:`init_from_checkpoint` -- load weights of any layout :mod:`swin_viz.checkpoints` knows (our own, official,

@@ -52,9 +52,10 @@ CHAPTERS: dict[str, str] = {
     "07_block": "The Swin block and window attention",
     "08_hierarchy": "Patch merging and the hierarchy",
     "09_whole_model": "The whole model, traced",
-    "10_efficiency": "Efficiency in practice",
-    "11_training": "Training Swin: the paper's recipe and the engine",
-    "12_finetuning": "Fine-tuning a pretrained Swin",
+    "10_where_swin_looks": "Where does Swin look?",
+    "11_efficiency": "Efficiency in practice",
+    "12_training": "Training Swin: the paper's recipe and the engine",
+    "13_finetuning": "Fine-tuning a pretrained Swin",
 }
 """The numbered chapters (file stem in ``book/`` -> title), in the order of ``_toc.yml`` (a test holds them equal)."""
 
@@ -74,9 +75,10 @@ PART_CHAPTERS: dict[str, str] = {
     "merging": "08_hierarchy",
     "map": "08_hierarchy",
     "pool": "09_whole_model",
-    "cost": "10_efficiency",
-    "loss": "11_training",
-    "classifier": "12_finetuning",  # the layer fine-tuning replaces
+    "probs": "10_where_swin_looks",  # the attention probabilities rollout composes and the per-query maps show
+    "cost": "11_efficiency",
+    "loss": "12_training",
+    "classifier": "13_finetuning",  # the layer fine-tuning replaces
 }
 """The one mapping from a kind of part to the chapter that explains it; every chapter has at least one part."""
 
@@ -94,9 +96,10 @@ UNFOLDS: dict[str, str] = {
     "07_block": "unfolds the lines marked [7]: pre-norm, the residuals, the MLP",
     "08_hierarchy": "unfolds the lines marked [8]: patch merging",
     "09_whole_model": "unfolds the line marked [9], the head, and the state dict the cell reads",
-    "10_efficiency": "makes those lines fast",
-    "11_training": "trains the weights those lines read",
-    "12_finetuning": "adapts those weights to a new task",
+    "10_where_swin_looks": "reads the attention those lines compute: where the model looks",
+    "11_efficiency": "makes those lines fast",
+    "12_training": "trains the weights those lines read",
+    "13_finetuning": "adapts those weights to a new task",
 }
 """What each chapter does with the one-cell Swin of :data:`ONE_CELL` (the caption of :func:`you_are_here`)."""
 
@@ -228,14 +231,15 @@ def architecture_parts(
                 name = f"{prefix}.{kind}{k // 3 + 1}" if kind == "norm" else f"{prefix}.{kind}"
                 parts.append(Part(name, kind, (label,), bx, y2, bw if kind != "norm" else 34, bh))
                 if kind == attn_kind:
-                    tags = ([("bias", "+ bias B")] if kind == "w-msa"
-                            else [("shift", "cyclic shift"), ("mask", "mask"), ("bias", "+ bias B")])  # fmt: skip
+                    tags = ([("bias", "+ bias B"), ("probs", "attn maps")] if kind == "w-msa"
+                            else [("shift", "cyclic shift"), ("mask", "mask"), ("bias", "+ bias B"),
+                                  ("probs", "attn maps")])  # fmt: skip
                     for t, (tag_kind, tag) in enumerate(tags):
                         parts.append(Part(f"{prefix}.{tag_kind}", tag_kind, (tag,), bx - 4, y2 + bh + 6 + 17 * t,
                                           bw + 8, 14))  # fmt: skip
                 bx += (bw if kind != "norm" else 34) + 20
         bx += 10
-    height = y2 + bh + 6 + 17 * 3 + 8
+    height = y2 + bh + 6 + 17 * 4 + 8
     return parts, max(width, bx + 40), height
 
 

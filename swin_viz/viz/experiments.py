@@ -1,4 +1,4 @@
-"""Figures of the controlled experiments (book chapters 4, 5, 6 and 11), drawn from their shipped records.
+"""Figures of the controlled experiments (book chapters 4, 5, 6 and 12), drawn from their shipped records.
 
 ``scripts/run_experiments.py`` trains every run with ``swin_viz.train`` and writes one record per experiment to
 ``swin_viz/assets/experiments/<name>.json``: the question, the conditions, the command, the commit, and every run's

@@ -1,5 +1,5 @@
-"""Explorer -- where does Swin look? Three attribution maps and their deletion curves (chapter "Where does Swin
-look?", after chapter 9).
+"""Explorer -- where does Swin look? Three attribution maps and their deletion curves (chapter 10, "Where does
+Swin look?").
 
 Pick an input, a method and a block; the figure shows the input, the method's map ``(H, W)`` at the input's
 resolution (computed by :mod:`swin_viz.attribution`) and the map's deletion curve next to a random ranking's:
