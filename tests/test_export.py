@@ -93,6 +93,7 @@ def _check_padded_probs(model: swin_viz.SwinTransformer, name: str, out: np.ndar
 
 
 def test_absolute_position_has_no_dynamic_export(tmp_path: Path) -> None:
-    model = swin_viz.SwinTransformer(16, (1,), (2,), 4, 2, num_classes=3, position="absolute", img_size=16)
+    model = swin_viz.SwinTransformer(embed_dim=16, depths=(1,), num_heads=(2,), window_size=4, patch_size=2,
+                                     num_classes=3, position="absolute", img_size=16)  # fmt: skip
     with pytest.raises(ValueError, match="absolute"):
         swin_viz.export_onnx(model, tmp_path / "m.onnx")
