@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import SwinTransformer
+from .model import SwinTransformer, init_weights
 from .shift import cyclic_shift
 from .windows import effective_window, pad_to_window, window_partition
 
@@ -525,13 +525,8 @@ def _reinitialise(module: nn.Module) -> None:
     """Draw ``module``'s weights afresh: linear weights truncated normal (std 0.02, the model's own initialisation),
     biases, LayerNorms and every other parameter (bias tables, convolutions) normal with std 0.02 or the unit norm."""
     for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+        if isinstance(m, (nn.Linear, nn.LayerNorm)):
+            init_weights(m)  # the model's own initialisation
         else:
             for p in m.parameters(recurse=False):
                 nn.init.trunc_normal_(p, std=0.02)
