@@ -8,14 +8,16 @@ device or many.
     sbatch scripts/slurm_train.sbatch --data shards --data-root ...   # SLURM: srun torchrun, c10d; resubmit to resume
 
 The engine, one file per concern: :mod:`.config` (what a run is, presets, validation), :mod:`.runtime`
-(processes, devices, per-rank randomness), :mod:`.optim` (parameter groups, schedule, loss), :mod:`.loop`
-(:func:`train`, :func:`train_one_epoch`, :func:`evaluate`), :mod:`.state` (the checkpoint of a run), :mod:`.log`
-(step logs, TensorBoard), :mod:`.cli` (the command line).
+(processes, devices, per-rank randomness), :mod:`.data` (the loaders a run picks), :mod:`.optim` (parameter
+groups, schedule, loss), :mod:`.loop` (:func:`train`, :func:`train_one_epoch`, :func:`evaluate`), :mod:`.state`
+(the checkpoint of a run), :mod:`.reproduce` (what a re-run must match), :mod:`.log` (step logs, TensorBoard),
+:mod:`.cli` (the command line).
 """
 
 from .cli import main, parse_args
 from .config import PRESETS, SMALL_MODEL, TrainConfig, recipe_text
-from .loop import NonFiniteLossError, build_data, build_model, evaluate, train, train_one_epoch
+from .data import build_data
+from .loop import NonFiniteLossError, build_model, evaluate, train, train_one_epoch
 from .optim import build_optimizer, lr_at, param_groups, soft_cross_entropy, warmup_steps
 from .runtime import Runtime, peak_tflops, setup_runtime
 
