@@ -21,6 +21,7 @@ import torch
 
 import swin_viz
 from swin_viz import attribution as A
+from swin_viz import faithfulness as faith
 from swin_viz.data import normalize
 
 
@@ -58,12 +59,13 @@ def main() -> None:
             A.grad_cam(model, x, y, f"{name}.norm2"),
             A.window_attention_map(model, x, (h // 2, w // 2), name),
         ]
-        print(f"{name:15s} " + " ".join(f"{A.deletion_curve(model, x, m, y).mean_auc:8.3f} " for m in maps))
+        print(f"{name:15s} " + " ".join(f"{faith.deletion_curve(model, x, m, y).mean_auc:8.3f} " for m in maps))
     r, c = torch.meshgrid(torch.arange(float(H)), torch.arange(float(W)), indexing="ij")
     centre = -((r - (H - 1) / 2) ** 2 + (c - (W - 1) / 2) ** 2).expand(len(y), -1, -1)
-    print(f"baselines: random patches {A.random_deletion_curve(model, x, y).mean_auc:.3f}, random pixels "
-          f"{A.random_deletion_curve(model, x, y, cell=1).mean_auc:.3f}, centre first "
-          f"{A.deletion_curve(model, x, centre, y).mean_auc:.3f}  ({time.perf_counter() - start:.0f} s)")  # fmt: skip
+    patches, pixels = faith.random_deletion_curve(model, x, y), faith.random_deletion_curve(model, x, y, cell=1)
+    centred = faith.deletion_curve(model, x, centre, y)
+    print(f"baselines: random patches {patches.mean_auc:.3f}, random pixels {pixels.mean_auc:.3f}, centre first "
+          f"{centred.mean_auc:.3f}  ({time.perf_counter() - start:.0f} s)")  # fmt: skip
 
 
 if __name__ == "__main__":

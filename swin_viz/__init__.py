@@ -15,7 +15,8 @@ Files, in the order the paper introduces the ideas:
 ``flops.py``               the paper's complexity formulas and one walk over the model counting MACs
 ``hooks.py``               hook points, ``run_with_cache``, ``hooks``
 ``probes.py``              measurements written on the hooks (mask leakage, saved tensors, reach)
-``attribution.py``         where the model looks: attention rollout, Grad-CAM, per-query maps, their checks
+``attribution.py``         where the model looks: attention rollout, Grad-CAM, per-query maps
+``faithfulness.py``        whether a map means anything: deletion curves, cascading randomisation
 ``checkpoints/``           every checkpoint layout (official / timm / torchvision / HuggingFace), loading, saving
 ``zoo.py``                 ``shared_model``: the one cache of shared, read-only models (random, shipped, meta)
 ``export.py``              ``export_onnx``: one ONNX graph for every input size, hook points as extra outputs

@@ -208,13 +208,11 @@ def _first_reached(blocks: list[SwinBlock], x: torch.Tensor, delta: torch.Tensor
     return first
 
 
-# Attribution maps and their faithfulness checks live in their own module; re-exported here with the other probes.
-from .attribution import (  # noqa: E402, F401  (one line to merge: the helpers below are in the probes API)
-    attention_rollout,
+# Attribution maps and their faithfulness checks live in their own modules; re-exported here with the other probes.
+from .attribution import attention_rollout, grad_cam, window_attention_map  # noqa: E402, F401
+from .faithfulness import (  # noqa: E402, F401
     cascading_randomization,
     deletion_curve,
-    grad_cam,
     random_deletion_curve,
     rank_correlation,
-    window_attention_map,
 )

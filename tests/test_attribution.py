@@ -12,6 +12,7 @@ import torch
 
 import swin_viz
 from swin_viz import attribution as A
+from swin_viz import faithfulness as faith
 from swin_viz import probes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,10 +35,11 @@ def test_exported_from_probes_and_the_package_and_stays_in_the_core() -> None:
     for name in ("attention_rollout", "grad_cam", "window_attention_map"):
         assert getattr(probes, name) is getattr(A, name) is getattr(swin_viz, name)
     for name in ("deletion_curve", "random_deletion_curve", "cascading_randomization", "rank_correlation"):
-        assert getattr(probes, name) is getattr(A, name)
-    tree = ast.parse((ROOT / "swin_viz" / "attribution.py").read_text())
-    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert not {m.split(".")[0] for m in imported} & {"viz", "train", "data", "metrics", "swin_course"}, imported
+        assert getattr(probes, name) is getattr(faith, name)
+    for module in ("attribution.py", "faithfulness.py"):
+        tree = ast.parse((ROOT / "swin_viz" / module).read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not {m.split(".")[0] for m in imported} & {"viz", "train", "data", "metrics", "swin_course"}, imported
 
 
 # ================================================================================================= rollout
@@ -145,7 +147,7 @@ def fused(model: swin_viz.SwinTransformer) -> swin_viz.SwinTransformer:
         (lambda m, x: A.grad_cam(m, x, 10), "target classes must lie in 0..9"),
         (lambda m, x: A.grad_cam(m, x, 0, "stage3.block1.attn.hook_probs"), "is not a map of this model's tokens"),
         (lambda m, x: A.attention_rollout(m, x[:, :, :31]), "must be a multiple of patch_size 2"),
-        (lambda m, x: A.deletion_curve(m, x, x[:, 0], 0, fill="blur"), "fill must be one of"),
+        (lambda m, x: faith.deletion_curve(m, x, x[:, 0], 0, fill="blur"), "fill must be one of"),
         (lambda m, x: A.attention_rollout(fused(m), x), "never materialises attention"),
     ],
 )
@@ -168,10 +170,10 @@ def test_deleting_each_maps_top_quarter_hurts_more_than_a_random_quarter() -> No
         "window (last block, centre query)": A.window_attention_map(model, x, (2, 2), "stage3.block1"),
     }
     kw = dict(steps=4)  # fractions 0, 0.25, ... 1
-    rnd = A.random_deletion_curve(model, x, y, **kw)
+    rnd = faith.random_deletion_curve(model, x, y, **kw)
     random_drop = float((rnd.probs[:, 0] - rnd.at(0.25)).mean())
     for name, saliency in maps.items():
-        curve = A.deletion_curve(model, x, saliency, y, **kw)
+        curve = faith.deletion_curve(model, x, saliency, y, **kw)
         drop = float((curve.probs[:, 0] - curve.at(0.25)).mean())
         assert drop > random_drop + 0.05, (name, drop, random_drop)
         assert curve.mean_auc < rnd.mean_auc, (name, curve.mean_auc, rnd.mean_auc)
@@ -182,22 +184,22 @@ def test_cascading_randomisation_changes_the_maps() -> None:
     x, y = digits_batch()
     before = [p.clone() for p in model.parameters()]
     for method in ("rollout", "grad_cam", "window"):
-        steps = A.cascading_randomization(model, x[:8], method, y[:8])
+        steps = faith.cascading_randomization(model, x[:8], method, y[:8])
         assert [s.layer for s in steps][:3] == ["head", "norm", "stage3.block1"]
         assert steps[-1].layer == "patch_embed"
         final = float(steps[-1].correlation.nanmean())
         assert final < 0.5, (method, final)
         assert min(float(s.correlation.nanmean()) for s in steps) < 0.5
     # rollout reads attention only: randomising the classifier leaves it exactly as it was
-    assert torch.allclose(A.cascading_randomization(model, x[:8], "rollout")[0].correlation, torch.ones(8))
+    assert torch.allclose(faith.cascading_randomization(model, x[:8], "rollout")[0].correlation, torch.ones(8))
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # on a copy
 
 
 def test_rank_correlation_handles_ties() -> None:
     a = torch.tensor([[1.0, 1.0, 2.0, 3.0]])
-    assert float(A.rank_correlation(a, a)) == pytest.approx(1.0)
-    assert float(A.rank_correlation(a, -a)) == pytest.approx(-1.0)
-    assert float(A.rank_correlation(a, a * 10 + 3)) == pytest.approx(1.0)
+    assert float(faith.rank_correlation(a, a)) == pytest.approx(1.0)
+    assert float(faith.rank_correlation(a, -a)) == pytest.approx(-1.0)
+    assert float(faith.rank_correlation(a, a * 10 + 3)) == pytest.approx(1.0)
 
 
 # ================================================================================================ explorer

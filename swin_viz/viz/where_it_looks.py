@@ -11,7 +11,7 @@ resolution (computed by :mod:`swin_viz.attribution`) and the map's deletion curv
 * ``"window attention"`` -- :func:`~swin_viz.attribution.window_attention_map` of the block's centre token
   ``(h // 2, w // 2)``, heads averaged.
 
-The deletion curve (:func:`~swin_viz.attribution.deletion_curve`, deleted pixels set to the image's mean) tracks
+The deletion curve (:func:`~swin_viz.faithfulness.deletion_curve`, deleted pixels set to the image's mean) tracks
 the true class's probability; the random curve ranks patches at random (3 seeds). By default the shipped trained
 model on validation digits (the first of each digit); ``model=`` with ``images=`` (an ImageSet) brings your own,
 e.g. ImageNet Swin-T weights (without ``images``: the bundled photographs at 224, target = the predicted class).
@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 import torch
 
 from .. import attribution as A
+from .. import faithfulness as faith
 from ..model import SwinTransformer
 from . import palette
 from .explorer import Explorer, State, static_figure, torch_threads
@@ -86,8 +87,8 @@ class WhereCache:
         self.targets = labels if labels is not None else self.probs.argmax(-1)
         H, W = self.x.shape[-2:]
         self.blocks = A.block_geometry(model, H, W)
-        self._maps: dict[tuple[int, str, str], tuple[torch.Tensor, A.DeletionCurve]] = {}
-        self._random: dict[int, A.DeletionCurve] = {}
+        self._maps: dict[tuple[int, str, str], tuple[torch.Tensor, faith.DeletionCurve]] = {}
+        self._random: dict[int, faith.DeletionCurve] = {}
 
     def index(self, image: str | int) -> int:
         if isinstance(image, int) and 0 <= image < len(self.names):
@@ -108,7 +109,7 @@ class WhereCache:
             return A.window_attention_map(self.model, x, (h // 2, w // 2), block)[0]
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
 
-    def get(self, i: int, method: str, block: str) -> tuple[torch.Tensor, A.DeletionCurve, A.DeletionCurve]:
+    def get(self, i: int, method: str, block: str) -> tuple[torch.Tensor, faith.DeletionCurve, faith.DeletionCurve]:
         """``(map (H, W), its deletion curve, the random ranking's curve)`` for input ``i``."""
         if block not in self.blocks:
             raise ValueError(f"unknown block {block!r}: this model's blocks are {list(self.blocks)}")
@@ -117,10 +118,10 @@ class WhereCache:
         with torch_threads(1 if small else torch.get_num_threads()):
             if key not in self._maps:
                 sal = self.saliency(i, method, block)
-                curve = A.deletion_curve(self.model, self.x[i : i + 1], sal[None], self.targets[i : i + 1], STEPS)
+                curve = faith.deletion_curve(self.model, self.x[i : i + 1], sal[None], self.targets[i : i + 1], STEPS)
                 self._maps[key] = (sal, curve)
             if i not in self._random:
-                self._random[i] = A.random_deletion_curve(self.model, self.x[i : i + 1], self.targets[i : i + 1],
+                self._random[i] = faith.random_deletion_curve(self.model, self.x[i : i + 1], self.targets[i : i + 1],
                                                           STEPS)  # fmt: skip
         return (*self._maps[key], self._random[i])
 
