@@ -322,13 +322,20 @@ def _check_flops_table(tab, url: str, token: str) -> None:
     explorer.scroll_into_view_if_needed(timeout=120_000)  # the widget appears when its cell's output renders
     figure = explorer.locator(".js-plotly-plot").first
     figure.wait_for(timeout=60_000)
-    tab.wait_for_timeout(1000)
-    cells = figure.evaluate(
-        """(el) => [...el.querySelectorAll('.table .cell-text')].filter(t => {
-             const r = t.getBoundingClientRect(), box = el.getBoundingClientRect();
-             return t.textContent.trim() && r.width > 0 && r.right <= box.right + 1 && r.left >= box.left - 1;
-           }).length"""
-    )
+    # The figure redraws at its cell's width once JupyterLab has laid the cell out (a resize, no change by the
+    # reader): wait up to 20 s for that, so a busy machine's late layout is not mistaken for the old bug, where the
+    # table stayed at plotly's 700 px default and showed 11 of its 33 cells until a control changed.
+    cells, deadline = 0, time.monotonic() + 20
+    while True:
+        cells = figure.evaluate(
+            """(el) => [...el.querySelectorAll('.table .cell-text')].filter(t => {
+                 const r = t.getBoundingClientRect(), box = el.getBoundingClientRect();
+                 return t.textContent.trim() && r.width > 0 && r.right <= box.right + 1 && r.left >= box.left - 1;
+               }).length"""
+        )
+        if cells == 33 or time.monotonic() > deadline:
+            break
+        tab.wait_for_timeout(250)
     assert cells == 33, f"the FLOPs table shows {cells} of 33 cells"
 
 
