@@ -18,9 +18,9 @@ import processes
 import pytest
 import torch
 from PIL import Image
+from test_train_engine import make_folder as engine_folder
 
 DIGITS_CKPT = processes.ROOT / "swin_viz" / "assets" / "digits_small.pt"
-COLORS = {"red": (200, 40, 40), "green": (40, 190, 60), "blue": (50, 60, 210)}
 FAST = ["--epochs", "1", "--max-steps-per-epoch", "2", "--device", "cpu", "--no-progress", "--log-every", "1"]
 """Every command below also gets these: 2 steps on the CPU."""
 SMALL = ["--model", "small", "--image-size", "32", "--batch-size", "6", "--randaugment", "", "--reprob", "0",
@@ -28,16 +28,9 @@ SMALL = ["--model", "small", "--image-size", "32", "--batch-size", "6", "--randa
 """The paper's defaults made small enough for a CPU test (the recipe's flags are what the commands vary)."""
 
 
-def make_folder(root: Path, per_class: int = 4, size: tuple[int, int] = (40, 36)) -> Path:
-    """An ImageFolder tree ``root/{train,val}/<colour>/*.jpg``: each class a colour with noise."""
-    rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        for name, color in COLORS.items():
-            (root / split / name).mkdir(parents=True, exist_ok=True)
-            for i in range(per_class):
-                arr = np.clip(np.array(color) + rng.normal(0, 25, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
-                Image.fromarray(arr).save(root / split / name / f"{i:03d}.jpg", quality=90)
-    return root
+def make_folder(root: Path, per_class: int = 4) -> Path:
+    """An ImageFolder tree ``root/{train,val}/<colour>/*.jpg`` (the engine tests' generator, smaller images)."""
+    return engine_folder(root, per_class=per_class, size=(40, 36))
 
 
 def make_shards(tmp: Path, per_class: int = 4, max_count: int = 3) -> Path:
