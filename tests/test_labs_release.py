@@ -55,7 +55,7 @@ def _solution_lines(instructor: nbformat.NotebookNode) -> list[str]:
 
 
 def test_every_lab_is_released(released: Path) -> None:
-    assert len(LABS) == 11  # labs 2 to 10, the capstone (lab 11) and the ablation (lab 12)
+    assert len(LABS) == 12  # labs 2 to 10, the capstone (11), the ablation (12) and the feature pyramid (13)
     for lab in LABS:
         for kind, ext in (("student", "ipynb"), ("instructor", "ipynb"), ("autograder", "zip")):
             assert (released / kind / f"{lab}.{ext}").is_file(), (kind, lab)

@@ -188,3 +188,22 @@ def test_caption_points_to_the_one_cell_swin() -> None:
     html = arch.you_are_here("06_relative_position")._repr_html_()
     assert "lines marked [6]" in html and f'href="{arch.ONE_CELL}{arch.link_suffix()}#' in html
     assert "swin-architecture-caption" not in arch.you_are_here(arch.ONE_CELL)._repr_html_()
+
+
+@pytest.mark.parametrize("stem", list(arch.CHAPTERS))
+def test_every_chapter_ends_with_its_exercises(stem: str) -> None:
+    """3 to 5 end-of-chapter exercises under the chapter's own label (``chNN-exercises``, NN its number in the toc);
+    a chapter that marks answers *checked* has a hidden cell after them that asserts something."""
+    nb = nbformat.read(ROOT / "book" / f"{stem}.ipynb", as_version=4)
+    n = arch.chapter_number(stem)
+    (block,) = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    assert f":label: ch{n:02d}-exercises\n" in block.source, f"{stem}: label ch{n:02d}-exercises"
+    body = block.source.partition("````{exercise}")[2].partition("````")[0]
+    count = len(re.findall(r"^\d+\. ", body, flags=re.M))
+    assert 3 <= count <= 5, f"{stem}: {count} exercises"
+    labels = re.findall(r":label: (ch\d+-exercises)", "".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+    assert set(labels) <= {f"ch{n:02d}-exercises"}, f"{stem}: another chapter's label {labels}"
+    if "(*checked*)" in body:
+        after = nb.cells[nb.cells.index(block) + 1 :]
+        hidden = [c for c in after if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", [])]
+        assert hidden and any("assert " in c.source for c in hidden), f"{stem}: checked answers with no hidden check"
