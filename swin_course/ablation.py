@@ -8,6 +8,7 @@ every run's full :class:`~swin_viz.train.config.TrainConfig`. An experiment's *b
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ from swin_viz.viz.experiments import load_record
 
 from ._check import NOT_ANSWERED, Report, run_student, unanswered
 
-__all__ = ["OUTCOMES", "ablations", "check_ablation_configs", "check_prediction", "outcome", "record_config"]
+__all__ = ["OUTCOMES", "ablations", "check_ablation_configs", "check_prediction", "outcome", "record_config", "uniform"]
 
 OUTCOMES = ("better", "about the same", "worse, above chance", "chance")
 """What removing a mechanism can do to the final validation accuracy, as the prediction exercise offers it."""
@@ -92,19 +93,34 @@ def _show(d: dict[str, Any], field: str) -> Any:
 # -------------------------------------------------------------------------------- exercise 1: predict the outcome
 
 
+def uniform(run: dict[str, Any], n_classes: int, tol: float = 0.005) -> bool:
+    """Whether a run ends with uniform outputs: its final validation and training losses within ``tol`` of
+    ``ln(n_classes)``, the loss of a model that says ``1 / n_classes`` for every class of every image. Its accuracy
+    is then tie-breaking between equal outputs, not something it learned."""
+    last = run["metrics"][-1]
+    return all(abs(last[k] - math.log(n_classes)) < tol for k in ("val_loss", "train_loss"))
+
+
 def outcome(experiment: str, ablation: str) -> tuple[str, str]:
-    """``(one of OUTCOMES, why)`` from the record: the ablation's final validation top-1 over seeds against the
-    baseline's (a difference within the larger spread, or 2 points, is "about the same") and against chance."""
+    """``(one of OUTCOMES, why)`` from the record. "chance" when every seed of the ablation ends with uniform
+    outputs (:func:`uniform`) or its mean validation top-1 is within its spread (or 5 points) of chance; otherwise
+    the mean against the baseline's (a difference within the larger spread, or 2 points, is "about the same").
+    ``why`` gives every seed's final validation top-1 and loss, not a mean: a spread of tie-breaks is no error bar."""
     record = load_record(experiment)
     base = next(iter(record["conditions"]))
     _condition_kwargs(record, ablation)
-    final = {c: [r["metrics"][-1]["val_top1"] for r in record["runs"] if r["condition"] == c] for c in (base, ablation)}
+    n_classes = len(TASKS[record["task"]].classes)
+    runs = {c: [r for r in record["runs"] if r["condition"] == c] for c in (base, ablation)}
+    final = {c: [r["metrics"][-1]["val_top1"] for r in rs] for c, rs in runs.items()}
     mean = {c: statistics.fmean(v) for c, v in final.items()}
     std = {c: statistics.stdev(v) if len(v) > 1 else 0.0 for c, v in final.items()}
-    chance = 100 / len(TASKS[record["task"]].classes)
+    chance = 100 / n_classes
+    all_uniform = all(uniform(r, n_classes) for r in runs[ablation])
     noise = max(std[base], std[ablation], 2.0)
     diff = mean[ablation] - mean[base]
-    if abs(diff) <= noise:
+    if all_uniform:
+        result = "chance"
+    elif abs(diff) <= noise:
         result = "about the same"
     elif diff > 0:
         result = "better"
@@ -112,8 +128,15 @@ def outcome(experiment: str, ablation: str) -> tuple[str, str]:
         result = "chance"
     else:
         result = "worse, above chance"
-    why = (f"the record: {base} {mean[base]:.1f} ± {std[base]:.1f} %, {ablation} {mean[ablation]:.1f} ± "
-           f"{std[ablation]:.1f} % over {len(final[base])} seeds; chance is {chance:.1f} %")  # fmt: skip
+
+    def seeds(c: str) -> str:
+        return ", ".join(f"{r['metrics'][-1]['val_top1']:.1f} % ({r['metrics'][-1]['val_loss']:.3f})" for r in runs[c])
+
+    why = (f"the record, each seed's validation top-1 (loss): {base} {seeds(base)}; {ablation} {seeds(ablation)}; "
+           f"chance is {chance:.1f} %")  # fmt: skip
+    if all_uniform:
+        why += (f"; every seed of {ablation!r} ends with uniform outputs (losses at ln {n_classes} = "
+                f"{math.log(n_classes):.3f}), so its accuracies are tie-breaks: at chance")  # fmt: skip
     return result, why
 
 
