@@ -284,6 +284,15 @@ def check_pyramid(cls: Callable[..., torch.nn.Module], width: int = 48, backbone
         report.add("build it", False, f"MyPyramid(backbone, width) should be a torch.nn.Module, got {type(pyramid)}")
         return report
     calls = _counting(backbone)
+    try:
+        return _pyramid_checks(report, pyramid, backbone, width, sizes, calls)
+    finally:
+        del backbone.forward_intermediates  # the wrapper: back to the class's method, whatever happened
+
+
+def _pyramid_checks(report: Report, pyramid: torch.nn.Module, backbone: SwinTransformer, width: int,
+                    sizes: tuple[tuple[int, int], ...], calls: list[int]) -> Report:  # fmt: skip
+    """The checks of :func:`check_pyramid` on a built pyramid, ``calls`` counting ``forward_intermediates``."""
     n = backbone.num_stages
     x = None
     for H, W in sizes:
@@ -337,7 +346,6 @@ def check_pyramid(cls: Callable[..., torch.nn.Module], width: int = 48, backbone
     report.add("the pyramid has parameters of its own, and each gets a gradient", learns,
                "" if learns else "the lateral and output convolutions should be parameters of the module (kept in "
                "a torch.nn.ModuleList, not a Python list) and all of them used")  # fmt: skip
-    del backbone.forward_intermediates  # the wrapper: back to the class's method
     return report
 
 

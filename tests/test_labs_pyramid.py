@@ -118,8 +118,9 @@ def test_pyramid_slips_are_named(slip: dict, says: str) -> None:
 
 def test_pyramid_check_leaves_the_backbone_as_it_was() -> None:
     backbone = swin_viz.SwinTransformer(embed_dim=16, depths=(1, 1), num_heads=(1, 2), window_size=2, patch_size=2)
-    check_pyramid(pyramid(), width=8, backbone=backbone, sizes=((16, 16),))
-    assert "forward_intermediates" not in vars(backbone)  # the counting wrapper is gone
+    for answer, passes in ((pyramid(), True), (pyramid(upsample="x2"), False)):  # x2 stops the check at 18 x 18
+        assert check_pyramid(answer, width=8, backbone=backbone, sizes=((16, 16), (18, 18))).passed == passes
+        assert "forward_intermediates" not in vars(backbone)  # the counting wrapper is gone
     assert not any(hp._forward_hooks for hp in swin_viz.hook_points(backbone).values())
 
 
