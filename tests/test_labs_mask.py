@@ -133,3 +133,14 @@ def test_typical_softmax_mistakes_are_explained(student, expected: str) -> None:
     report = check_masked_softmax(student)
     assert not report.passed
     assert expected in str(report), str(report)
+
+
+@pytest.mark.parametrize(("h", "w", "M", "s"), [(8, 8, 4, 2), (56, 56, 7, 3), (56, 84, 7, 3), (12, 20, 4, 1),
+                                                (28, 28, 7, 5), (14, 7, 7, 3)])  # fmt: skip
+def test_the_proof_of_exercise_4_counts_what_the_mask_holds(h: int, w: int, M: int, s: int) -> None:
+    """Lab 5's graded proof: h/M + w/M - 1 windows need the mask, and they block
+    2ab[(h/M + w/M - 2)M^2 + M^2 + a^2 + b^2] (query, key) pairs, a = M - s, b = s (the solution's formulas)."""
+    mask = swin_viz.shifted_window_mask(h, w, M, s)
+    a, b = M - s, s
+    assert int((mask != 0).flatten(1).any(1).sum()) == h // M + w // M - 1
+    assert int((mask != 0).sum()) == 2 * a * b * ((h // M + w // M - 2) * M**2 + M**2 + a**2 + b**2)
