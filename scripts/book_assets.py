@@ -10,8 +10,8 @@ because Jupyter Book adds every script it finds in _static/ to every page.
 The live model page (book/live_model.ipynb) runs the shipped digits-small model in the reader's browser with
 onnxruntime-web: `npm install` fetches the pinned package from the npm registry into _npm/ (not committed; skipped
 when it is there already), and the three files the page loads are gzipped into _vendor/onnxruntime-web/. Its graph,
-_vendor/live/digits_small.onnx(.gz), is exported here by swin_viz.export_onnx (re-exported when the library or the
-weights changed).
+_vendor/live/digits_small.onnx.gz (only gzipped: _vendor/ is copied into the HTML), is exported here by
+swin_viz.export_onnx (re-exported when the library or the weights changed).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from swin_viz.viz.display import plotly_js_path
@@ -92,14 +93,18 @@ def live_graph() -> None:
 
     sources = [*sorted(Path(swin_viz.__file__).parent.glob("*.py")), ASSETS / f"{PRETRAINED[LIVE_MODEL]}.pt"]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources) + repr(LIVE_OUTPUTS).encode()).hexdigest()
-    target = VENDOR / "live" / "digits_small.onnx"
-    stamp = target.with_suffix(".sha256")
+    target = VENDOR / "live" / "digits_small.onnx.gz"  # only the gzipped graph: _vendor/ is copied into the HTML
+    stamp = VENDOR / "live" / "digits_small.sha256"
+    (VENDOR / "live" / "digits_small.onnx").unlink(missing_ok=True)  # the unzipped copy older builds left
     if not (target.exists() and stamp.exists() and stamp.read_text() == digest):
         target.parent.mkdir(parents=True, exist_ok=True)
-        export_onnx(load_pretrained(LIVE_MODEL)[0], target, hook_outputs=list(LIVE_OUTPUTS))
+        with tempfile.TemporaryDirectory() as tmp:
+            graph = Path(tmp) / "digits_small.onnx"
+            export_onnx(load_pretrained(LIVE_MODEL)[0], graph, hook_outputs=list(LIVE_OUTPUTS))
+            gzipped(graph, target)
+            print(f"exported {target} ({graph.stat().st_size / 1e6:.1f} MB, {target.stat().st_size / 1e6:.1f} MB "
+                  "gzipped)")  # fmt: skip
         stamp.write_text(digest)
-        print(f"exported {target} ({target.stat().st_size / 1e6:.1f} MB)")
-    gzipped(target, target.with_suffix(".onnx.gz"))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ figure, and the figures follow the strokes. Skips until the book is built (``_bu
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import os
 import shutil
@@ -156,11 +157,12 @@ def test_strokes_update_the_figures_within_the_budget(tab) -> None:
 def test_the_jupyter_widget_carries_the_runtime_and_the_graph() -> None:
     from swin_viz.viz.components import LIVE_VENDOR, live_model_widget
 
-    vendor, graph = ROOT / "_vendor" / "onnxruntime-web", ROOT / "_vendor" / "live" / "digits_small.onnx"
+    vendor, graph = ROOT / "_vendor" / "onnxruntime-web", ROOT / "_vendor" / "live" / "digits_small.onnx.gz"
     if not graph.exists() or not all((vendor / f"{f}.gz").exists() for f in LIVE_VENDOR):
         pytest.skip("run scripts/book_assets.py first (it fetches onnxruntime-web and exports the graph)")
     widget = live_model_widget()
-    assert widget.wasm[:4] == b"\0asm" and widget.onnx == graph.read_bytes()
+    assert widget.wasm[:4] == b"\0asm" and widget.onnx == gzip.decompress(graph.read_bytes())
+    assert widget.onnx[:2] != b"\x1f\x8b"  # the graph itself, inflated, not its gzip
     assert b"InferenceSession" in widget.ort_js and "liveModelComponent.mount" in widget._esm
     assert widget.meta["outputs"][0] == "logits" and len(widget.meta["digits"]) == 10
 

@@ -207,7 +207,8 @@ def live_model_widget(vendor: str | os.PathLike[str] | None = None, onnx: str | 
     """The live model as a Jupyter widget: the same module, with onnxruntime-web's files and the graph sent as bytes.
 
     ``vendor`` is the folder with :data:`LIVE_VENDOR` (default ``_vendor/onnxruntime-web`` of the repository, which
-    ``scripts/book_assets.py`` fills); ``onnx`` the graph (default: exported now with :func:`swin_viz.export_onnx`).
+    ``scripts/book_assets.py`` fills); ``onnx`` a graph file (default: the book build's gzipped
+    ``_vendor/live/digits_small.onnx.gz``, else exported now with :func:`swin_viz.export_onnx`).
     """
     import gzip
     import tempfile
@@ -221,24 +222,26 @@ def live_model_widget(vendor: str | os.PathLike[str] | None = None, onnx: str | 
     missing = [f"{f}.gz" for f in LIVE_VENDOR if not (folder / f"{f}.gz").exists()]
     if missing:
         raise FileNotFoundError(f"{folder} lacks {missing}: run `python scripts/book_assets.py` (npm fetches them)")
-    if onnx is None:
-        cached = root / "_vendor" / "live" / "digits_small.onnx"
-        if cached.exists():
-            onnx = cached
-        else:
-            from swin_viz.export import export_onnx
+    cached = root / "_vendor" / "live" / "digits_small.onnx.gz"
+    if onnx is not None:
+        graph = Path(onnx).read_bytes()
+    elif cached.exists():
+        graph = gzip.decompress(cached.read_bytes())
+    else:
+        from swin_viz.export import export_onnx
 
-            from .sources import trained_model
+        from .sources import trained_model
 
-            onnx = Path(tempfile.mkdtemp()) / "digits_small.onnx"
-            export_onnx(trained_model(LIVE_MODEL)[0], onnx, hook_outputs=list(LIVE_OUTPUTS))
+        path = Path(tempfile.mkdtemp()) / "digits_small.onnx"
+        export_onnx(trained_model(LIVE_MODEL)[0], path, hook_outputs=list(LIVE_OUTPUTS))
+        graph = path.read_bytes()
     cls = type("LiveModel", (anywidget.AnyWidget,), {
         "_esm": live_model_source(), "meta": traitlets.Dict().tag(sync=True),
         "ort_js": traitlets.Bytes().tag(sync=True), "wasm": traitlets.Bytes().tag(sync=True),
         "wasm_mjs": traitlets.Bytes().tag(sync=True), "onnx": traitlets.Bytes().tag(sync=True),
     })  # fmt: skip
     ort_js, wasm_mjs, wasm = (gzip.decompress((folder / f"{f}.gz").read_bytes()) for f in LIVE_VENDOR)
-    return cls(meta=live_model_meta(), ort_js=ort_js, wasm_mjs=wasm_mjs, wasm=wasm, onnx=Path(onnx).read_bytes())
+    return cls(meta=live_model_meta(), ort_js=ort_js, wasm_mjs=wasm_mjs, wasm=wasm, onnx=graph)
 
 
 def live_model() -> Any:
